@@ -1,0 +1,414 @@
+//! The hot path: one log object's bytes → gunzip → simd-json tape → Arrow batches by partition.
+
+use std::io::Read;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{ArrayRef, RecordBatch};
+use simd_json::{Buffers, Node, Tape};
+
+use crate::columns::{Scratch, StructColumns};
+use crate::json::{value_len, write_str, write_value};
+use crate::partition::{event_date, parse_event_time, PartitionKey, Table};
+use crate::schema::{schema, RECORD};
+
+/// Why an object could not be decoded. The whole object is rejected: no row of it is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The gzip stream is corrupt or truncated.
+    #[error("gzip: {0}")]
+    Gzip(std::io::Error),
+    /// Neither gzip nor a JSON object.
+    #[error("not gzip and not a JSON object (first bytes {0:02x?})")]
+    NotGzipOrJson(Vec<u8>),
+    /// Decompressed size over the cap (a gzip bomb or a file that is not a CloudTrail delivery).
+    #[error("decompressed size exceeds the cap of {cap} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        cap: u64,
+    },
+    /// Not valid JSON.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// JSON, but not `{"Records":[...]}` and not a digest.
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// Decoder settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Largest decompressed object accepted, in bytes.
+    pub max_decompressed: u64,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_decompressed: 1 << 30,
+        }
+    }
+}
+
+/// The rows of one partition from one object.
+#[derive(Debug)]
+pub struct PartitionBatch {
+    /// Where the rows belong.
+    pub key: PartitionKey,
+    /// The rows, in [`schema()`](crate::schema).
+    pub batch: RecordBatch,
+}
+
+/// What an object held.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A log file: its rows, split by partition.
+    Records(Records),
+    /// A CloudTrail digest file (integrity chain, no events): recognised and skipped.
+    Digest,
+}
+
+/// The rows of a log file.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// One batch per partition the object's events fall into (usually one).
+    pub partitions: Vec<PartitionBatch>,
+    /// Number of records.
+    pub records: u64,
+    /// Decompressed JSON bytes.
+    pub json_bytes: u64,
+    /// Values kept in `_extra` because their type did not fit their column.
+    pub mistyped: u64,
+    /// Top-level keys the schema does not know, kept in `_extra`.
+    pub unknown_fields: u64,
+}
+
+/// Decodes log objects. Holds reusable buffers; one per thread.
+pub struct Decoder {
+    options: DecodeOptions,
+    json: Vec<u8>,
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+    scratch: Scratch,
+    extra: String,
+}
+
+impl Decoder {
+    /// A decoder with the given options.
+    pub fn new(options: DecodeOptions) -> Decoder {
+        Decoder {
+            options,
+            json: Vec::new(),
+            buffers: Buffers::default(),
+            tape: Some(Tape::null()),
+            scratch: Scratch::default(),
+            extra: String::new(),
+        }
+    }
+
+    /// Decodes one object: gzip (multi-member) or plain JSON bytes.
+    pub fn decode(&mut self, raw: &[u8]) -> Result<Decoded, DecodeError> {
+        let cap = self.options.max_decompressed;
+        self.json.clear();
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            // ISIZE (uncompressed size mod 2^32) of the last member is a good capacity hint.
+            if raw.len() >= 18 {
+                let isize = u32::from_le_bytes(raw[raw.len() - 4..].try_into().unwrap_or([0; 4]));
+                self.json.reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
+            }
+            let mut gz = flate2::read::MultiGzDecoder::new(raw).take(cap + 1);
+            gz.read_to_end(&mut self.json).map_err(DecodeError::Gzip)?;
+            if self.json.len() as u64 > cap {
+                return Err(DecodeError::TooLarge { cap });
+            }
+        } else {
+            let start = raw.iter().position(|b| !b.is_ascii_whitespace());
+            if start.map(|i| raw[i]) != Some(b'{') {
+                return Err(DecodeError::NotGzipOrJson(raw.iter().take(8).copied().collect()));
+            }
+            if raw.len() as u64 > cap {
+                return Err(DecodeError::TooLarge { cap });
+            }
+            self.json.extend_from_slice(raw);
+        }
+        let len = self.json.len();
+        self.json.resize(len + simd_json::INPUT_PADDING, 0);
+
+        let Decoder {
+            json,
+            buffers,
+            tape: tape_slot,
+            scratch,
+            extra,
+            ..
+        } = self;
+        let mut tape = tape_slot.take().unwrap_or_else(Tape::null).reset();
+        let result = simd_json::fill_tape_padded(json, len, buffers, &mut tape)
+            .map_err(|e| DecodeError::Json(e.to_string()))
+            .and_then(|()| decode_document(&tape.0, scratch, extra));
+        *tape_slot = Some(tape.reset());
+        let mut out = result?;
+        if let Decoded::Records(r) = &mut out {
+            r.json_bytes = len as u64;
+        }
+        Ok(out)
+    }
+}
+
+fn decode_document(
+    nodes: &[Node<'_>],
+    scratch: &mut Scratch,
+    extra: &mut String,
+) -> Result<Decoded, DecodeError> {
+    let Some(&Node::Object { len, .. }) = nodes.first() else {
+        return Err(DecodeError::Shape("the document is not a JSON object".into()));
+    };
+    let mut records = None;
+    let mut keys = Vec::new();
+    let mut p = 1;
+    for _ in 0..len {
+        let key = match nodes[p] {
+            Node::String(k) => k,
+            _ => "",
+        };
+        let value = &nodes[p + 1..];
+        if key == "Records" {
+            records = Some(value);
+        } else if keys.len() < 8 {
+            keys.push(key);
+        }
+        p += 1 + value_len(value);
+    }
+    let Some(records) = records else {
+        if keys.iter().any(|k| *k == "logFiles" || *k == "digestPublicKeyFingerprint") {
+            return Ok(Decoded::Digest);
+        }
+        return Err(DecodeError::Shape(format!(
+            "no \"Records\" key (top-level keys: {keys:?})"
+        )));
+    };
+    let Node::Array { len, .. } = records[0] else {
+        return Err(DecodeError::Shape("\"Records\" is not an array".into()));
+    };
+    let mut out = Records::default();
+    let mut builders: Vec<(PartitionKey, RowBuilder)> = Vec::new();
+    let mut p = 1;
+    for i in 0..len {
+        let record = &records[p..];
+        if !matches!(record[0], Node::Object { .. }) {
+            return Err(DecodeError::Shape(format!("Records[{i}] is not an object")));
+        }
+        let key = partition_of(record);
+        let slot = match builders.iter().position(|(k, _)| *k == key) {
+            Some(slot) => slot,
+            None => {
+                builders.push((key, RowBuilder::new(len)));
+                builders.len() - 1
+            }
+        };
+        builders[slot].1.append(record, scratch, extra, &mut out);
+        out.records += 1;
+        p += value_len(record);
+    }
+    out.partitions = builders
+        .into_iter()
+        .map(|(key, mut b)| PartitionBatch {
+            key,
+            batch: b.finish(),
+        })
+        .collect();
+    Ok(Decoded::Records(out))
+}
+
+/// Reads the four values that route a record: account, region, event date and table.
+fn partition_of(record: &[Node<'_>]) -> PartitionKey {
+    let Node::Object { len, .. } = record[0] else {
+        unreachable!("checked by the caller")
+    };
+    let (mut account, mut region, mut time) = (None, None, None);
+    let mut table = Table::CloudTrail;
+    let mut p = 1;
+    for _ in 0..len {
+        let key = match record[p] {
+            Node::String(k) => k,
+            _ => "",
+        };
+        let value = match record[p + 1] {
+            Node::String(v) => Some(v),
+            _ => None,
+        };
+        match key {
+            "recipientAccountId" => account = value,
+            "awsRegion" => region = value,
+            "eventTime" => time = value,
+            "eventType" if value == Some("AwsCloudTrailInsight") => table = Table::Insights,
+            "eventCategory" if value == Some("Insight") => table = Table::Insights,
+            _ => {}
+        }
+        p += 1 + value_len(&record[p + 1..]);
+    }
+    let date = event_date(time.and_then(parse_event_time), time);
+    PartitionKey::from_values(table, account, region, date)
+}
+
+/// Builds the rows of one partition.
+struct RowBuilder {
+    record: StructColumns,
+    extra: StringBuilder,
+}
+
+impl RowBuilder {
+    fn new(capacity: usize) -> RowBuilder {
+        let capacity = capacity.min(4096);
+        RowBuilder {
+            record: StructColumns::new(RECORD, capacity),
+            extra: StringBuilder::with_capacity(capacity, 0),
+        }
+    }
+
+    fn append(
+        &mut self,
+        record: &[Node<'_>],
+        scratch: &mut Scratch,
+        extra: &mut String,
+        out: &mut Records,
+    ) {
+        let Node::Object { len, .. } = record[0] else {
+            unreachable!("checked by the caller")
+        };
+        extra.clear();
+        let mut seen: u64 = 0;
+        let mut p = 1;
+        self.record.reset_prediction();
+        for _ in 0..len {
+            let key = match record[p] {
+                Node::String(k) => k,
+                _ => "",
+            };
+            let value = &record[p + 1..];
+            let kept = match self.record.lookup(key) {
+                Some(i) if seen & (1 << i) == 0 => {
+                    seen |= 1 << i;
+                    let fits = self.record.columns[i].append(value, scratch);
+                    if !fits {
+                        out.mistyped += 1;
+                    }
+                    fits
+                }
+                _ => {
+                    out.unknown_fields += 1;
+                    false
+                }
+            };
+            if !kept {
+                extra.push(if extra.is_empty() { '{' } else { ',' });
+                write_str(extra, key);
+                extra.push(':');
+                write_value(extra, value);
+            }
+            p += 1 + value_len(value);
+        }
+        self.record.fill_unseen(seen);
+        if extra.is_empty() {
+            self.extra.append_null();
+        } else {
+            extra.push('}');
+            self.extra.append_value(extra.as_str());
+        }
+    }
+
+    fn finish(&mut self) -> RecordBatch {
+        let mut columns: Vec<ArrayRef> = self.record.finish_columns();
+        columns.push(std::sync::Arc::new(self.extra.finish()));
+        RecordBatch::try_new(schema(), columns).expect("columns follow the schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const DOC: &[u8] = br#"{"Records":[{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"a","recipientAccountId":"123456789012","awsRegion":"us-east-1"}]}"#;
+
+    fn decode(raw: &[u8]) -> Result<Decoded, DecodeError> {
+        Decoder::new(DecodeOptions::default()).decode(raw)
+    }
+
+    fn records(raw: &[u8]) -> Records {
+        match decode(raw) {
+            Ok(Decoded::Records(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn gzip_plain_and_multi_member() {
+        assert_eq!(records(&gz(DOC)).records, 1);
+        assert_eq!(records(DOC).records, 1);
+        // two gzip members forming one document
+        let (a, b) = DOC.split_at(40);
+        let mut multi = gz(a);
+        multi.extend(gz(b));
+        let r = records(&multi);
+        assert_eq!(r.records, 1);
+        assert_eq!(r.json_bytes, DOC.len() as u64);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_with_a_reason() {
+        let full = gz(DOC);
+        let truncated = &full[..full.len() / 2];
+        assert!(matches!(decode(truncated), Err(DecodeError::Gzip(_))), "truncated");
+        let mut corrupt = full.clone();
+        corrupt[12] ^= 0xff;
+        corrupt[20] ^= 0xff;
+        assert!(decode(&corrupt).is_err(), "corrupt");
+        assert!(matches!(decode(b"PK\x03\x04zip"), Err(DecodeError::NotGzipOrJson(_))));
+        assert!(matches!(decode(b""), Err(DecodeError::NotGzipOrJson(_))));
+        let e = decode(&gz(br#"{"Records":[{"a":1},]}"#)).unwrap_err();
+        assert!(matches!(e, DecodeError::Json(_)), "{e}");
+        let e = decode(&gz(br#"{"records":[]}"#)).unwrap_err();
+        assert!(e.to_string().contains("no \"Records\""), "{e}");
+        let e = decode(br#"{"Records":{}}"#).unwrap_err();
+        assert!(e.to_string().contains("not an array"), "{e}");
+        let e = decode(br#"{"Records":[1]}"#).unwrap_err();
+        assert!(e.to_string().contains("Records[0]"), "{e}");
+        let e = decode(b"[1,2]").unwrap_err();
+        assert!(matches!(e, DecodeError::NotGzipOrJson(_)), "{e}");
+    }
+
+    #[test]
+    fn size_cap_stops_gzip_bombs() {
+        let big = vec![b' '; 10_000];
+        let mut doc = b"{\"Records\":[]".to_vec();
+        doc.extend(&big);
+        doc.push(b'}');
+        let mut d = Decoder::new(DecodeOptions {
+            max_decompressed: 5_000,
+        });
+        assert!(matches!(d.decode(&gz(&doc)), Err(DecodeError::TooLarge { cap: 5_000 })));
+        assert!(matches!(d.decode(&doc), Err(DecodeError::TooLarge { .. })));
+        // the same decoder still works after an error
+        assert!(matches!(d.decode(&gz(DOC)), Ok(Decoded::Records(_))));
+    }
+
+    #[test]
+    fn digest_files_are_recognised() {
+        let digest = br#"{"awsAccountId":"123456789012","digestStartTime":"2024-01-01T00:00:00Z","digestPublicKeyFingerprint":"ab","logFiles":[]}"#;
+        assert!(matches!(decode(&gz(digest)), Ok(Decoded::Digest)));
+    }
+
+    #[test]
+    fn empty_records_give_no_partitions() {
+        let r = records(br#"{"Records":[]}"#);
+        assert_eq!(r.records, 0);
+        assert!(r.partitions.is_empty());
+    }
+}

@@ -1,0 +1,69 @@
+//! # trailpipe-lake
+//!
+//! The lake side of trailpipe: partition buffers, Parquet encoding, atomic commit, and the
+//! claims that make delivery effectively once.
+//!
+//! * [`LakeWriter`] buffers Arrow batches per partition
+//!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`), encodes a row group once a
+//!   partition's buffer is large or the memory budget is reached (largest first), and seals a
+//!   file at the target size, at the maximum age, or at the end. Files are built in a spool
+//!   folder under a name that does not end in `.parquet`, so no reader ever sees a partial file.
+//! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
+//!   multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under
+//!   `_trailpipe/`, which Athena (hidden `_` prefix) and `account=*` globs ignore.
+//! * [`ledger`] claims a source object's rows per partition before they are buffered, so
+//!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
+//!
+//! Files are zstd Parquet with dictionaries on low-cardinality columns, page-level statistics
+//! and the page index, a bloom filter on `eventID`, and key-value metadata naming the
+//! trailpipe version and the source objects the file holds.
+
+mod encode;
+pub mod ledger;
+mod store;
+mod writer;
+
+use std::path::Path;
+
+pub use encode::writer_properties;
+pub use store::{LocalStore, Store, StoreError};
+pub use writer::{LakeWriter, SealedFile, WriterConfig};
+
+/// A lake operation that failed, naming the file and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// Local file I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Parquet encoding.
+    #[error("{path}: parquet: {source}")]
+    Parquet {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: parquet::errors::ParquetError,
+    },
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LakeError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> LakeError {
+        LakeError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+    pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> LakeError {
+        LakeError::Parquet {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

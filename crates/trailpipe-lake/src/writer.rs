@@ -1,0 +1,472 @@
+//! Partition buffers: rows wait here until a partition's file is big enough, the memory budget
+//! is reached, or the rows are old enough; then the file is sealed and handed to a [`Store`]
+//! for commit.
+//!
+//! [`Store`]: crate::Store
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use trailpipe_record::PartitionKey;
+
+use crate::encode::{writer_properties, OpenFile};
+use crate::LakeError;
+
+/// Sizes and ages that decide when rows are encoded and files are sealed.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Seal a partition's file once its Parquet size reaches this (bytes).
+    pub target_file_bytes: u64,
+    /// Encode a partition's buffered rows into a row group once they take this much memory.
+    pub row_group_bytes: u64,
+    /// Upper bound on buffered (not yet encoded) rows across all partitions; over it, the
+    /// largest buffers are encoded first.
+    pub memory_budget: u64,
+    /// Seal a file whose first rows are this old, so no rows (and acks) wait longer.
+    pub max_file_age: Duration,
+    /// Folder for files under construction. For a local lake it must be on the lake's
+    /// filesystem (the commit is a rename).
+    pub spool_dir: PathBuf,
+    /// zstd level of the Parquet pages.
+    pub zstd_level: i32,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            target_file_bytes: 128 << 20,
+            row_group_bytes: 64 << 20,
+            memory_budget: 512 << 20,
+            max_file_age: Duration::from_secs(300),
+            spool_dir: std::env::temp_dir().join("trailpipe-spool"),
+            zstd_level: 3,
+        }
+    }
+}
+
+/// A finished Parquet file in the spool folder, ready to be committed at `path`.
+#[derive(Debug)]
+pub struct SealedFile {
+    /// Final path relative to the lake root: `<partition>/part-<uuid>.parquet`.
+    pub path: String,
+    /// The file on local disk.
+    pub temp: PathBuf,
+    /// The partition it belongs to.
+    pub partition: PartitionKey,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Caller-defined ids of the work units whose rows the file holds (deduplicated).
+    pub units: Vec<u64>,
+    /// Earliest claim deadline of the rows in the file (ms since epoch), if claims were used.
+    pub claim_deadline_ms: Option<u64>,
+    /// When the file's first rows arrived.
+    pub opened_at: Instant,
+}
+
+struct Partition {
+    /// Final path of the file this partition's rows currently go to.
+    path: String,
+    file: Option<OpenFile>,
+    pending: Vec<RecordBatch>,
+    pending_bytes: u64,
+    rows: u64,
+    units: Vec<u64>,
+    sources: Vec<String>,
+    claim_deadline_ms: Option<u64>,
+    opened_at: Instant,
+}
+
+impl Partition {
+    /// Writes the pending rows as one row group (opening the spool file on first use);
+    /// returns the file's size so far. The caller subtracts `pending_bytes` from its total.
+    fn encode_pending(
+        &mut self,
+        spool: &std::path::Path,
+        props: &WriterProperties,
+    ) -> Result<u64, LakeError> {
+        if self.pending.is_empty() {
+            return Ok(self.file.as_ref().map_or(0, OpenFile::bytes_written));
+        }
+        if self.file.is_none() {
+            let temp = spool.join(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
+            self.file = Some(OpenFile::create(temp, props)?);
+        }
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let file = self.file.as_mut().expect("opened above");
+        file.write_row_group(&batches)?;
+        Ok(file.bytes_written())
+    }
+}
+
+/// Buffers rows by partition and seals Parquet files. CPU and local disk only; the commit
+/// (rename or upload) is the caller's, through a [`Store`](crate::Store).
+pub struct LakeWriter {
+    config: WriterConfig,
+    props: WriterProperties,
+    partitions: HashMap<PartitionKey, Partition>,
+    pending_bytes: u64,
+}
+
+impl LakeWriter {
+    /// A writer; creates the spool folder.
+    pub fn new(config: WriterConfig) -> Result<LakeWriter, LakeError> {
+        std::fs::create_dir_all(&config.spool_dir)
+            .map_err(|e| LakeError::io(&config.spool_dir, e))?;
+        let props = writer_properties(config.zstd_level);
+        Ok(LakeWriter {
+            config,
+            props,
+            partitions: HashMap::new(),
+            pending_bytes: 0,
+        })
+    }
+
+    /// The final path that rows appended to `key` now will be committed under. Stable until
+    /// that file is sealed, so a claim can name it before the rows are appended.
+    pub fn file_for(&mut self, key: &PartitionKey) -> &str {
+        &self.partition(key).path
+    }
+
+    fn partition(&mut self, key: &PartitionKey) -> &mut Partition {
+        self.partitions.entry(key.clone()).or_insert_with(|| Partition {
+            path: format!("{}/part-{}.parquet", key.path(), uuid::Uuid::now_v7().simple()),
+            file: None,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            rows: 0,
+            units: Vec::new(),
+            sources: Vec::new(),
+            claim_deadline_ms: None,
+            opened_at: Instant::now(),
+        })
+    }
+
+    /// Buffers `batch` for `key`, on behalf of work unit `unit` reading `source`. Returns the
+    /// files this sealed (size limit reached).
+    pub fn append(
+        &mut self,
+        key: &PartitionKey,
+        batch: RecordBatch,
+        unit: u64,
+        source: &str,
+        claim_deadline_ms: Option<u64>,
+    ) -> Result<Vec<SealedFile>, LakeError> {
+        let bytes = batch.get_array_memory_size() as u64;
+        let rows = batch.num_rows() as u64;
+        let row_group_bytes = self.config.row_group_bytes;
+        let p = self.partition(key);
+        if p.rows == 0 && p.pending.is_empty() {
+            p.opened_at = Instant::now();
+        }
+        p.pending.push(batch);
+        p.pending_bytes += bytes;
+        p.rows += rows;
+        if p.units.last() != Some(&unit) && !p.units.contains(&unit) {
+            p.units.push(unit);
+        }
+        if p.sources.last().map(String::as_str) != Some(source) {
+            p.sources.push(source.to_string());
+        }
+        if let Some(d) = claim_deadline_ms {
+            p.claim_deadline_ms = Some(p.claim_deadline_ms.map_or(d, |x| x.min(d)));
+        }
+        let should_encode = p.pending_bytes >= row_group_bytes;
+        self.pending_bytes += bytes;
+        let mut sealed = Vec::new();
+        if should_encode {
+            if let Some(f) = self.encode(key)? {
+                sealed.push(f);
+            }
+        }
+        sealed.extend(self.enforce_budget()?);
+        Ok(sealed)
+    }
+
+    /// Encodes the pending rows of `key` as a row group; seals the file if it is big enough.
+    fn encode(&mut self, key: &PartitionKey) -> Result<Option<SealedFile>, LakeError> {
+        let Some(p) = self.partitions.get_mut(key) else {
+            return Ok(None);
+        };
+        self.pending_bytes -= p.pending_bytes;
+        let written = p.encode_pending(&self.config.spool_dir, &self.props)?;
+        if written >= self.config.target_file_bytes {
+            return self.seal(key);
+        }
+        Ok(None)
+    }
+
+    fn enforce_budget(&mut self) -> Result<Vec<SealedFile>, LakeError> {
+        let mut sealed = Vec::new();
+        if self.pending_bytes <= self.config.memory_budget {
+            return Ok(sealed);
+        }
+        // Encode the largest buffers first until well under the budget: fewer, larger row
+        // groups than encoding everything.
+        let mut sizes: Vec<(u64, PartitionKey)> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.pending_bytes > 0)
+            .map(|(k, p)| (p.pending_bytes, k.clone()))
+            .collect();
+        sizes.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (_, key) in sizes {
+            if self.pending_bytes <= self.config.memory_budget / 2 {
+                break;
+            }
+            sealed.extend(self.encode(&key)?);
+        }
+        Ok(sealed)
+    }
+
+    /// Seals the file of `key` (encoding what is pending) and forgets the partition.
+    fn seal(&mut self, key: &PartitionKey) -> Result<Option<SealedFile>, LakeError> {
+        if let Some(p) = self.partitions.get_mut(key) {
+            self.pending_bytes -= p.pending_bytes;
+            p.encode_pending(&self.config.spool_dir, &self.props)?;
+        }
+        let Some(p) = self.partitions.remove(key) else {
+            return Ok(None);
+        };
+        let Some(file) = p.file else {
+            return Ok(None);
+        };
+        let metadata = vec![
+            KeyValue::new(
+                "trailpipe.version".into(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new(
+                "trailpipe.sources".into(),
+                serde_json::to_string(&p.sources).unwrap_or_default(),
+            ),
+            KeyValue::new("trailpipe.rows".into(), p.rows.to_string()),
+        ];
+        let (temp, bytes) = file.close(metadata)?;
+        Ok(Some(SealedFile {
+            path: p.path,
+            temp,
+            partition: key.clone(),
+            rows: p.rows,
+            bytes,
+            units: p.units,
+            claim_deadline_ms: p.claim_deadline_ms,
+            opened_at: p.opened_at,
+        }))
+    }
+
+    /// Seals every file whose first rows are older than the configured maximum age.
+    pub fn seal_aged(&mut self, now: Instant) -> Result<Vec<SealedFile>, LakeError> {
+        let max = self.config.max_file_age;
+        let due: Vec<PartitionKey> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.rows > 0 && now.duration_since(p.opened_at) >= max)
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.seal_keys(due)
+    }
+
+    /// Seals every open file (end of input, shutdown).
+    pub fn seal_all(&mut self) -> Result<Vec<SealedFile>, LakeError> {
+        let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
+        self.seal_keys(keys)
+    }
+
+    fn seal_keys(&mut self, mut keys: Vec<PartitionKey>) -> Result<Vec<SealedFile>, LakeError> {
+        keys.sort();
+        let mut out = Vec::new();
+        for k in keys {
+            out.extend(self.seal(&k)?);
+        }
+        Ok(out)
+    }
+
+    /// When the oldest buffered rows reach the maximum age (for a timer), if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.partitions
+            .values()
+            .filter(|p| p.rows > 0)
+            .map(|p| p.opened_at + self.config.max_file_age)
+            .min()
+    }
+
+    /// Rows buffered and not yet encoded, in bytes of Arrow memory.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.pending_bytes
+    }
+
+    /// Partitions with an open file or buffered rows.
+    pub fn open_partitions(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// Throws away everything buffered and every file under construction (their units must
+    /// then be retried). Returns the units affected.
+    pub fn discard_all(&mut self) -> Vec<u64> {
+        let mut units = Vec::new();
+        for (_, p) in self.partitions.drain() {
+            units.extend(p.units);
+            if let Some(f) = p.file {
+                f.discard();
+            }
+        }
+        self.pending_bytes = 0;
+        units.sort_unstable();
+        units.dedup();
+        units
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use trailpipe_record::{Decoded, DecodeOptions, Decoder};
+
+    /// One object's batches: `n` records of ~`pad` bytes each on one partition.
+    fn batch(n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
+        let mut doc = String::from("{\"Records\":[");
+        for i in 0..n {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!(
+                r#"{{"eventTime":"2024-01-{day:02}T00:00:{:02}Z","eventID":"{day}-{i}","recipientAccountId":"123456789012","awsRegion":"us-east-1","requestParameters":{{"p":"{}"}}}}"#,
+                i % 60,
+                noise(pad, (day as u64) << 32 | i as u64)
+            ));
+        }
+        doc.push_str("]}");
+        let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc.as_bytes()) else {
+            panic!("decodes")
+        };
+        let p = r.partitions.remove(0);
+        (p.key, p.batch)
+    }
+
+    /// Incompressible hex text, so that file sizes grow with rows.
+    fn noise(len: usize, seed: u64) -> String {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b"0123456789abcdef"[(x & 15) as usize])
+            })
+            .collect()
+    }
+
+    fn config(dir: &std::path::Path) -> WriterConfig {
+        WriterConfig {
+            spool_dir: dir.to_path_buf(),
+            ..WriterConfig::default()
+        }
+    }
+
+    fn read_rows(path: &std::path::Path) -> usize {
+        let f = std::fs::File::open(path).unwrap();
+        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        r.map(|b| b.unwrap().num_rows()).sum()
+    }
+
+    #[test]
+    fn seal_all_writes_one_file_per_partition_with_metadata() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let (k1, b1) = batch(10, 1, 10);
+        let (k2, b2) = batch(5, 2, 10);
+        let path1 = w.file_for(&k1).to_string();
+        assert!(path1.starts_with("cloudtrail/account=123456789012/region=us-east-1/date=2024-01-01/part-"));
+        assert!(path1.ends_with(".parquet"));
+        assert!(w.append(&k1, b1.clone(), 1, "s3://b/one", None).unwrap().is_empty());
+        assert!(w.append(&k1, b1, 2, "s3://b/two", Some(5)).unwrap().is_empty());
+        assert!(w.append(&k2, b2, 2, "s3://b/two", None).unwrap().is_empty());
+        assert_eq!(w.open_partitions(), 2);
+        let sealed = w.seal_all().unwrap();
+        assert_eq!(sealed.len(), 2);
+        let f1 = sealed.iter().find(|f| f.partition == k1).unwrap();
+        assert_eq!(f1.path, path1);
+        assert_eq!((f1.rows, f1.units.clone(), f1.claim_deadline_ms), (20, vec![1, 2], Some(5)));
+        assert!(!f1.temp.to_string_lossy().ends_with(".parquet"));
+        assert_eq!(read_rows(&f1.temp), 20);
+        let meta = parquet::file::reader::FileReader::metadata(
+            &parquet::file::serialized_reader::SerializedFileReader::new(std::fs::File::open(&f1.temp).unwrap()).unwrap(),
+        )
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap();
+        let get = |k: &str| meta.iter().find(|kv| kv.key == k).and_then(|kv| kv.value.clone());
+        assert_eq!(get("trailpipe.sources").as_deref(), Some(r#"["s3://b/one","s3://b/two"]"#));
+        assert_eq!(get("trailpipe.version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        // the partition is forgotten: new rows go to a new file
+        let (k1b, b1b) = batch(1, 1, 1);
+        assert_ne!(w.file_for(&k1b), path1);
+        drop(b1b);
+    }
+
+    #[test]
+    fn size_limit_seals_and_budget_encodes_largest_first() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(WriterConfig {
+            target_file_bytes: 200_000,
+            row_group_bytes: 1 << 30,
+            memory_budget: 3 << 20,
+            ..config(&dir)
+        })
+        .unwrap();
+        let mut sealed = Vec::new();
+        let mut total = 0;
+        for i in 0..40 {
+            // incompressible-ish payload so files grow
+            let (k, b) = batch(200, 1 + (i % 2), 400);
+            total += b.num_rows();
+            sealed.extend(w.append(&k, b, i as u64, "src", None).unwrap());
+            assert!(w.buffered_bytes() <= 3 << 20, "budget holds");
+        }
+        assert!(!sealed.is_empty(), "budget encoding + size limit sealed files");
+        sealed.extend(w.seal_all().unwrap());
+        let rows: u64 = sealed.iter().map(|f| f.rows).sum();
+        assert_eq!(rows as usize, total);
+        for f in &sealed {
+            assert_eq!(read_rows(&f.temp) as u64, f.rows);
+        }
+    }
+
+    #[test]
+    fn age_seals_only_old_files() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(WriterConfig {
+            max_file_age: Duration::from_millis(50),
+            ..config(&dir)
+        })
+        .unwrap();
+        let (k, b) = batch(3, 1, 1);
+        w.append(&k, b, 1, "s", None).unwrap();
+        assert!(w.seal_aged(Instant::now()).unwrap().is_empty());
+        assert!(w.next_deadline().is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        let (k2, b2) = batch(3, 2, 1);
+        w.append(&k2, b2, 2, "s", None).unwrap();
+        let sealed = w.seal_aged(Instant::now()).unwrap();
+        assert_eq!(sealed.len(), 1);
+        assert_eq!(sealed[0].partition, k);
+        assert_eq!(w.discard_all(), vec![2]);
+    }
+
+    pub(crate) fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("trailpipe-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

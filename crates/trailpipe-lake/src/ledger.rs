@@ -75,12 +75,28 @@ pub struct ClaimRequest<'a> {
     pub now_ms: u64,
 }
 
-/// Claims the request's rows. `live(file)` tells whether a file of this writer is still open or
-/// being committed.
+/// Claims the request's rows. An existing claim of this writer comes back as `Ours(file)`:
+/// the caller knows whether that file is still open; if it is not (discarded after a failed
+/// commit), the caller calls [`take_over`].
 pub async fn claim<S: Store>(
     store: &S,
     req: &ClaimRequest<'_>,
-    live: impl Fn(&str) -> bool,
+) -> Result<ClaimOutcome, StoreError> {
+    claim_inner(store, req, false).await
+}
+
+/// Replaces this writer's own stale claim (its file was discarded) with the request's.
+pub async fn take_over<S: Store>(
+    store: &S,
+    req: &ClaimRequest<'_>,
+) -> Result<ClaimOutcome, StoreError> {
+    claim_inner(store, req, true).await
+}
+
+async fn claim_inner<S: Store>(
+    store: &S,
+    req: &ClaimRequest<'_>,
+    own_is_stale: bool,
 ) -> Result<ClaimOutcome, StoreError> {
     let (writer, now_ms) = (req.writer, req.now_ms);
     let path = claim_path(req.source, req.partition);
@@ -107,7 +123,7 @@ pub async fn claim<S: Store>(
             if store.exists(&existing.file).await? {
                 return Ok(ClaimOutcome::Committed);
             }
-            if existing.writer == writer && live(&existing.file) {
+            if existing.writer == writer && !own_is_stale {
                 return Ok(ClaimOutcome::Ours(existing.file.clone()));
             }
             if existing.writer != writer && now_ms < existing.deadline_ms {
@@ -138,11 +154,28 @@ mod tests {
     use trailpipe_record::{Date, Table};
 
     fn key(day: &str) -> PartitionKey {
-        PartitionKey::from_values(Table::CloudTrail, Some("123456789012"), Some("us-east-1"), Date::parse(day))
+        PartitionKey::from_values(
+            Table::CloudTrail,
+            Some("123456789012"),
+            Some("us-east-1"),
+            Date::parse(day),
+        )
     }
 
-    fn req<'a>(p: &'a PartitionKey, file: &'a str, writer: &'a str, now_ms: u64) -> ClaimRequest<'a> {
-        ClaimRequest { source: "s3://b/k", partition: p, file, writer, deadline_ms: now_ms + 1000, now_ms }
+    fn req<'a>(
+        p: &'a PartitionKey,
+        file: &'a str,
+        writer: &'a str,
+        now_ms: u64,
+    ) -> ClaimRequest<'a> {
+        ClaimRequest {
+            source: "s3://b/k",
+            partition: p,
+            file,
+            writer,
+            deadline_ms: now_ms + 1000,
+            now_ms,
+        }
     }
 
     #[tokio::test]
@@ -150,24 +183,53 @@ mod tests {
         let dir = crate::writer::tests::tempdir();
         let store = LocalStore::open(&dir).unwrap();
         let (d1, d2) = (key("2024-01-01"), key("2024-01-02"));
-        let never = |_: &str| false;
         // writer A claims both partitions of the object
-        assert_eq!(claim(&store, &req(&d1, "f1", "A", 0), never).await.unwrap(), ClaimOutcome::Claimed);
-        assert_eq!(claim(&store, &req(&d2, "f2", "A", 0), never).await.unwrap(), ClaimOutcome::Claimed);
+        assert_eq!(
+            claim(&store, &req(&d1, "f1", "A", 0)).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
+        assert_eq!(
+            claim(&store, &req(&d2, "f2", "A", 0)).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
         // A commits f1 only, then dies
         store.put("f1", b"data".to_vec()).await.unwrap();
         // B sees the object again before A's deadline: d1 done, d2 busy
-        assert_eq!(claim(&store, &req(&d1, "g1", "B", 10), never).await.unwrap(), ClaimOutcome::Committed);
-        assert_eq!(claim(&store, &req(&d2, "g2", "B", 10), never).await.unwrap(), ClaimOutcome::Busy(990));
+        assert_eq!(
+            claim(&store, &req(&d1, "g1", "B", 10)).await.unwrap(),
+            ClaimOutcome::Committed
+        );
+        assert_eq!(
+            claim(&store, &req(&d2, "g2", "B", 10)).await.unwrap(),
+            ClaimOutcome::Busy(990)
+        );
         // after the deadline B takes d2 over; d1 stays committed
-        assert_eq!(claim(&store, &req(&d2, "g2", "B", 2000), never).await.unwrap(), ClaimOutcome::Claimed);
-        assert_eq!(claim(&store, &req(&d1, "g1", "B", 2000), never).await.unwrap(), ClaimOutcome::Committed);
-        // B again (duplicate notification) while g2 is still open in B
-        let live = |f: &str| f == "g2";
-        assert_eq!(claim(&store, &req(&d2, "g3", "B", 2001), live).await.unwrap(), ClaimOutcome::Ours("g2".into()));
-        // B lost g2 (commit failed, file discarded): B may claim again at once
-        assert_eq!(claim(&store, &req(&d2, "g4", "B", 2002), never).await.unwrap(), ClaimOutcome::Claimed);
-        let c: Claim = serde_json::from_slice(&store.get(&claim_path("s3://b/k", &d2)).await.unwrap().unwrap()).unwrap();
+        assert_eq!(
+            claim(&store, &req(&d2, "g2", "B", 2000)).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
+        assert_eq!(
+            claim(&store, &req(&d1, "g1", "B", 2000)).await.unwrap(),
+            ClaimOutcome::Committed
+        );
+        // B again (duplicate notification): B's own claim, for g2
+        assert_eq!(
+            claim(&store, &req(&d2, "g3", "B", 2001)).await.unwrap(),
+            ClaimOutcome::Ours("g2".into())
+        );
+        // B lost g2 (commit failed, file discarded): B takes its own claim over at once
+        assert_eq!(
+            take_over(&store, &req(&d2, "g4", "B", 2002)).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
+        let c: Claim = serde_json::from_slice(
+            &store
+                .get(&claim_path("s3://b/k", &d2))
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!((c.file.as_str(), c.writer.as_str()), ("g4", "B"));
         // claims are out of the lake's table folders
         assert!(claim_path("s3://b/k", &d2).starts_with("_trailpipe/claims/cloudtrail/"));
@@ -177,17 +239,29 @@ mod tests {
     async fn local_store_is_atomic_and_refuses_escaping_paths() {
         let dir = crate::writer::tests::tempdir();
         let store = LocalStore::open(&dir).unwrap();
-        assert!(store.put_if_absent("a/b.json", b"1".to_vec()).await.unwrap());
-        assert!(!store.put_if_absent("a/b.json", b"2".to_vec()).await.unwrap());
+        assert!(store
+            .put_if_absent("a/b.json", b"1".to_vec())
+            .await
+            .unwrap());
+        assert!(!store
+            .put_if_absent("a/b.json", b"2".to_vec())
+            .await
+            .unwrap());
         assert_eq!(store.get("a/b.json").await.unwrap().unwrap(), b"1");
         assert!(store.get("a/missing").await.unwrap().is_none());
         assert!(store.put("../x", vec![]).await.is_err());
         assert!(store.get("/etc/passwd").await.is_err());
         let temp = store.spool_dir().join("t.tmp");
         std::fs::write(&temp, b"pq").unwrap();
-        store.commit(&temp, "cloudtrail/account=1/x.parquet").await.unwrap();
+        store
+            .commit(&temp, "cloudtrail/account=1/x.parquet")
+            .await
+            .unwrap();
         assert!(!temp.exists());
-        assert!(store.exists("cloudtrail/account=1/x.parquet").await.unwrap());
+        assert!(store
+            .exists("cloudtrail/account=1/x.parquet")
+            .await
+            .unwrap());
         assert_eq!(store.list("a").await.unwrap(), vec!["a/b.json".to_string()]);
         store.delete("a/b.json").await.unwrap();
         store.delete("a/b.json").await.unwrap();

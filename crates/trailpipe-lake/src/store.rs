@@ -45,8 +45,11 @@ pub trait Store: Send + Sync + 'static {
     fn spool_dir(&self) -> PathBuf;
     /// Makes the sealed local file `temp` visible at `path`, whole or not at all, and
     /// removes `temp`.
-    fn commit(&self, temp: &Path, path: &str)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn commit(
+        &self,
+        temp: &Path,
+        path: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Creates `path` with `body` unless it exists; returns whether it was created.
     fn put_if_absent(
         &self,
@@ -93,11 +96,13 @@ impl LocalStore {
 
     fn full(&self, op: &'static str, path: &str) -> Result<PathBuf, StoreError> {
         let rel = Path::new(path);
-        if rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
-            return Err(StoreError::new(op, path, "not a plain relative path", false));
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(StoreError::new(
+                op,
+                path,
+                "not a plain relative path",
+                false,
+            ));
         }
         Ok(self.root.join(rel))
     }

@@ -135,17 +135,23 @@ impl LakeWriter {
     }
 
     fn partition(&mut self, key: &PartitionKey) -> &mut Partition {
-        self.partitions.entry(key.clone()).or_insert_with(|| Partition {
-            path: format!("{}/part-{}.parquet", key.path(), uuid::Uuid::now_v7().simple()),
-            file: None,
-            pending: Vec::new(),
-            pending_bytes: 0,
-            rows: 0,
-            units: Vec::new(),
-            sources: Vec::new(),
-            claim_deadline_ms: None,
-            opened_at: Instant::now(),
-        })
+        self.partitions
+            .entry(key.clone())
+            .or_insert_with(|| Partition {
+                path: format!(
+                    "{}/part-{}.parquet",
+                    key.path(),
+                    uuid::Uuid::now_v7().simple()
+                ),
+                file: None,
+                pending: Vec::new(),
+                pending_bytes: 0,
+                rows: 0,
+                units: Vec::new(),
+                sources: Vec::new(),
+                claim_deadline_ms: None,
+                opened_at: Instant::now(),
+            })
     }
 
     /// Buffers `batch` for `key`, on behalf of work unit `unit` reading `source`. Returns the
@@ -215,7 +221,7 @@ impl LakeWriter {
             .filter(|(_, p)| p.pending_bytes > 0)
             .map(|(k, p)| (p.pending_bytes, k.clone()))
             .collect();
-        sizes.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
         for (_, key) in sizes {
             if self.pending_bytes <= self.config.memory_budget / 2 {
                 break;
@@ -297,6 +303,11 @@ impl LakeWriter {
             .min()
     }
 
+    /// Whether `path` is the file some partition's rows currently go to.
+    pub fn is_open(&self, path: &str) -> bool {
+        self.partitions.values().any(|p| p.path == path)
+    }
+
     /// Rows buffered and not yet encoded, in bytes of Arrow memory.
     pub fn buffered_bytes(&self) -> u64 {
         self.pending_bytes
@@ -327,7 +338,7 @@ impl LakeWriter {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use trailpipe_record::{Decoded, DecodeOptions, Decoder};
+    use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
     /// One object's batches: `n` records of ~`pad` bytes each on one partition.
     fn batch(n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
@@ -343,7 +354,9 @@ pub(crate) mod tests {
             ));
         }
         doc.push_str("]}");
-        let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc.as_bytes()) else {
+        let Ok(Decoded::Records(mut r)) =
+            Decoder::new(DecodeOptions::default()).decode(doc.as_bytes())
+        else {
             panic!("decodes")
         };
         let p = r.partitions.remove(0);
@@ -386,29 +399,52 @@ pub(crate) mod tests {
         let (k1, b1) = batch(10, 1, 10);
         let (k2, b2) = batch(5, 2, 10);
         let path1 = w.file_for(&k1).to_string();
-        assert!(path1.starts_with("cloudtrail/account=123456789012/region=us-east-1/date=2024-01-01/part-"));
+        assert!(path1
+            .starts_with("cloudtrail/account=123456789012/region=us-east-1/date=2024-01-01/part-"));
         assert!(path1.ends_with(".parquet"));
-        assert!(w.append(&k1, b1.clone(), 1, "s3://b/one", None).unwrap().is_empty());
-        assert!(w.append(&k1, b1, 2, "s3://b/two", Some(5)).unwrap().is_empty());
+        assert!(w
+            .append(&k1, b1.clone(), 1, "s3://b/one", None)
+            .unwrap()
+            .is_empty());
+        assert!(w
+            .append(&k1, b1, 2, "s3://b/two", Some(5))
+            .unwrap()
+            .is_empty());
         assert!(w.append(&k2, b2, 2, "s3://b/two", None).unwrap().is_empty());
         assert_eq!(w.open_partitions(), 2);
         let sealed = w.seal_all().unwrap();
         assert_eq!(sealed.len(), 2);
         let f1 = sealed.iter().find(|f| f.partition == k1).unwrap();
         assert_eq!(f1.path, path1);
-        assert_eq!((f1.rows, f1.units.clone(), f1.claim_deadline_ms), (20, vec![1, 2], Some(5)));
+        assert_eq!(
+            (f1.rows, f1.units.clone(), f1.claim_deadline_ms),
+            (20, vec![1, 2], Some(5))
+        );
         assert!(!f1.temp.to_string_lossy().ends_with(".parquet"));
         assert_eq!(read_rows(&f1.temp), 20);
         let meta = parquet::file::reader::FileReader::metadata(
-            &parquet::file::serialized_reader::SerializedFileReader::new(std::fs::File::open(&f1.temp).unwrap()).unwrap(),
+            &parquet::file::serialized_reader::SerializedFileReader::new(
+                std::fs::File::open(&f1.temp).unwrap(),
+            )
+            .unwrap(),
         )
         .file_metadata()
         .key_value_metadata()
         .cloned()
         .unwrap();
-        let get = |k: &str| meta.iter().find(|kv| kv.key == k).and_then(|kv| kv.value.clone());
-        assert_eq!(get("trailpipe.sources").as_deref(), Some(r#"["s3://b/one","s3://b/two"]"#));
-        assert_eq!(get("trailpipe.version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        let get = |k: &str| {
+            meta.iter()
+                .find(|kv| kv.key == k)
+                .and_then(|kv| kv.value.clone())
+        };
+        assert_eq!(
+            get("trailpipe.sources").as_deref(),
+            Some(r#"["s3://b/one","s3://b/two"]"#)
+        );
+        assert_eq!(
+            get("trailpipe.version").as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
         // the partition is forgotten: new rows go to a new file
         let (k1b, b1b) = batch(1, 1, 1);
         assert_ne!(w.file_for(&k1b), path1);
@@ -434,7 +470,10 @@ pub(crate) mod tests {
             sealed.extend(w.append(&k, b, i as u64, "src", None).unwrap());
             assert!(w.buffered_bytes() <= 3 << 20, "budget holds");
         }
-        assert!(!sealed.is_empty(), "budget encoding + size limit sealed files");
+        assert!(
+            !sealed.is_empty(),
+            "budget encoding + size limit sealed files"
+        );
         sealed.extend(w.seal_all().unwrap());
         let rows: u64 = sealed.iter().map(|f| f.rows).sum();
         assert_eq!(rows as usize, total);
@@ -465,7 +504,8 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn tempdir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("trailpipe-test-{}", uuid::Uuid::now_v7().simple()));
+        let d =
+            std::env::temp_dir().join(format!("trailpipe-test-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

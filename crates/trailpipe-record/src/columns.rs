@@ -135,7 +135,12 @@ impl Column {
                     true,
                 ));
                 let offsets = OffsetBuffer::new(std::mem::replace(&mut l.offsets, vec![0]).into());
-                Arc::new(ListArray::new(field, offsets, Arc::new(item), l.nulls.finish()))
+                Arc::new(ListArray::new(
+                    field,
+                    offsets,
+                    Arc::new(item),
+                    l.nulls.finish(),
+                ))
             }
         }
     }
@@ -190,7 +195,10 @@ impl StructColumns {
     pub(crate) fn new(fields: &'static [Field], capacity: usize) -> StructColumns {
         StructColumns {
             fields,
-            columns: fields.iter().map(|f| Column::new(f.kind, capacity)).collect(),
+            columns: fields
+                .iter()
+                .map(|f| Column::new(f.kind, capacity))
+                .collect(),
             nulls: NullBufferBuilder::new(capacity),
             next: 0,
         }

@@ -113,7 +113,8 @@ impl Decoder {
             // ISIZE (uncompressed size mod 2^32) of the last member is a good capacity hint.
             if raw.len() >= 18 {
                 let isize = u32::from_le_bytes(raw[raw.len() - 4..].try_into().unwrap_or([0; 4]));
-                self.json.reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
+                self.json
+                    .reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
             }
             let mut gz = flate2::read::MultiGzDecoder::new(raw).take(cap + 1);
             gz.read_to_end(&mut self.json).map_err(DecodeError::Gzip)?;
@@ -123,7 +124,9 @@ impl Decoder {
         } else {
             let start = raw.iter().position(|b| !b.is_ascii_whitespace());
             if start.map(|i| raw[i]) != Some(b'{') {
-                return Err(DecodeError::NotGzipOrJson(raw.iter().take(8).copied().collect()));
+                return Err(DecodeError::NotGzipOrJson(
+                    raw.iter().take(8).copied().collect(),
+                ));
             }
             if raw.len() as u64 > cap {
                 return Err(DecodeError::TooLarge { cap });
@@ -160,7 +163,9 @@ fn decode_document(
     extra: &mut String,
 ) -> Result<Decoded, DecodeError> {
     let Some(&Node::Object { len, .. }) = nodes.first() else {
-        return Err(DecodeError::Shape("the document is not a JSON object".into()));
+        return Err(DecodeError::Shape(
+            "the document is not a JSON object".into(),
+        ));
     };
     let mut records = None;
     let mut keys = Vec::new();
@@ -179,7 +184,10 @@ fn decode_document(
         p += 1 + value_len(value);
     }
     let Some(records) = records else {
-        if keys.iter().any(|k| *k == "logFiles" || *k == "digestPublicKeyFingerprint") {
+        if keys
+            .iter()
+            .any(|k| *k == "logFiles" || *k == "digestPublicKeyFingerprint")
+        {
             return Ok(Decoded::Digest);
         }
         return Err(DecodeError::Shape(format!(
@@ -365,12 +373,18 @@ mod tests {
     fn bad_input_is_an_error_with_a_reason() {
         let full = gz(DOC);
         let truncated = &full[..full.len() / 2];
-        assert!(matches!(decode(truncated), Err(DecodeError::Gzip(_))), "truncated");
+        assert!(
+            matches!(decode(truncated), Err(DecodeError::Gzip(_))),
+            "truncated"
+        );
         let mut corrupt = full.clone();
         corrupt[12] ^= 0xff;
         corrupt[20] ^= 0xff;
         assert!(decode(&corrupt).is_err(), "corrupt");
-        assert!(matches!(decode(b"PK\x03\x04zip"), Err(DecodeError::NotGzipOrJson(_))));
+        assert!(matches!(
+            decode(b"PK\x03\x04zip"),
+            Err(DecodeError::NotGzipOrJson(_))
+        ));
         assert!(matches!(decode(b""), Err(DecodeError::NotGzipOrJson(_))));
         let e = decode(&gz(br#"{"Records":[{"a":1},]}"#)).unwrap_err();
         assert!(matches!(e, DecodeError::Json(_)), "{e}");
@@ -393,7 +407,10 @@ mod tests {
         let mut d = Decoder::new(DecodeOptions {
             max_decompressed: 5_000,
         });
-        assert!(matches!(d.decode(&gz(&doc)), Err(DecodeError::TooLarge { cap: 5_000 })));
+        assert!(matches!(
+            d.decode(&gz(&doc)),
+            Err(DecodeError::TooLarge { cap: 5_000 })
+        ));
         assert!(matches!(d.decode(&doc), Err(DecodeError::TooLarge { .. })));
         // the same decoder still works after an error
         assert!(matches!(d.decode(&gz(DOC)), Ok(Decoded::Records(_))));

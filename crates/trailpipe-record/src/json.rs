@@ -138,7 +138,8 @@ mod tests {
         ] {
             let out = round_trip(text);
             let a: serde_json::Value = serde_json::from_str(text).unwrap();
-            let b: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{out}: {e}"));
+            let b: serde_json::Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{out}: {e}"));
             assert_eq!(a, b, "{out}");
         }
     }

@@ -34,8 +34,8 @@ mod schema;
 
 pub use decode::{DecodeError, DecodeOptions, Decoded, Decoder, PartitionBatch, Records};
 pub use partition::{
-    event_date, format_event_time, is_account_id, is_region, parse_event_time, Date,
-    PartitionKey, Table, UNKNOWN_ACCOUNT, UNKNOWN_DATE, UNKNOWN_REGION,
+    event_date, format_event_time, is_account_id, is_region, parse_event_time, Date, PartitionKey,
+    Table, UNKNOWN_ACCOUNT, UNKNOWN_DATE, UNKNOWN_REGION,
 };
 pub use rebuild::{rebuild_record, RebuildError};
 pub use schema::{column_index, schema, Field, Kind, EXTRA, RECORD};

@@ -274,7 +274,10 @@ mod tests {
             format_event_time(ms, &mut out);
             assert_eq!(out, s);
         }
-        assert_eq!(parse_event_time("2024-01-01T00:00:01Z"), Some(1_704_067_201_000));
+        assert_eq!(
+            parse_event_time("2024-01-01T00:00:01Z"),
+            Some(1_704_067_201_000)
+        );
     }
 
     #[test]

@@ -105,7 +105,10 @@ fn write_value_of(
 ) -> Result<(), RebuildError> {
     let bad = || RebuildError::Column(field.name.into());
     match field.kind {
-        Kind::Str => write_str(out, array.as_string_opt::<i32>().ok_or_else(bad)?.value(row)),
+        Kind::Str => write_str(
+            out,
+            array.as_string_opt::<i32>().ok_or_else(bad)?.value(row),
+        ),
         Kind::Json => out.push_str(array.as_string_opt::<i32>().ok_or_else(bad)?.value(row)),
         Kind::Bool => {
             let v = array.as_boolean_opt().ok_or_else(bad)?.value(row);

@@ -186,7 +186,9 @@ mod tests {
         let schema = schema();
         assert_eq!(schema.fields().len(), RECORD.len() + 1);
         assert_eq!(schema.field(2).name(), "eventTime");
-        assert!(matches!(schema.field(2).data_type(), DataType::Timestamp(TimeUnit::Millisecond, Some(tz)) if tz.as_ref() == "UTC"));
+        assert!(
+            matches!(schema.field(2).data_type(), DataType::Timestamp(TimeUnit::Millisecond, Some(tz)) if tz.as_ref() == "UTC")
+        );
         assert_eq!(column_index("readOnly"), Some(15));
         assert_eq!(column_index(EXTRA), Some(RECORD.len()));
         assert_eq!(column_index("nope"), None);
@@ -197,7 +199,11 @@ mod tests {
         // no duplicate names at any level
         fn check(fields: &[Field]) {
             for (i, a) in fields.iter().enumerate() {
-                assert!(fields[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+                assert!(
+                    fields[i + 1..].iter().all(|b| b.name != a.name),
+                    "{}",
+                    a.name
+                );
                 if let Kind::Struct(inner) | Kind::List(inner) = a.kind {
                     check(inner);
                 }

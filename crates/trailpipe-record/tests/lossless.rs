@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use trailpipe_record::{rebuild_record, Decoded, DecodeOptions, Decoder, Table};
+use trailpipe_record::{rebuild_record, DecodeOptions, Decoded, Decoder, Table};
 
 fn fixtures() -> PathBuf {
     let dir = std::env::var_os("TRAILPIPE_FIXTURES")
@@ -45,7 +45,10 @@ fn strip_nulls(v: &mut Value) {
 /// original records. Returns (records, mistyped+unknown).
 fn check_lossless(raw: &[u8], name: &str) -> (usize, u64) {
     let mut decoder = Decoder::new(DecodeOptions::default());
-    let Decoded::Records(out) = decoder.decode(raw).unwrap_or_else(|e| panic!("{name}: {e}")) else {
+    let Decoded::Records(out) = decoder
+        .decode(raw)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    else {
         panic!("{name}: not a log file");
     };
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
@@ -73,10 +76,12 @@ fn check_lossless(raw: &[u8], name: &str) -> (usize, u64) {
     // order across partitions differs from the file's: match each original to a rebuilt one
     let mut unmatched = rebuilt;
     for o in &originals {
-        let i = unmatched
-            .iter()
-            .position(|r| r == o)
-            .unwrap_or_else(|| panic!("{name}: no rebuilt record equals\n{o}\nclosest candidates: {}", unmatched.first().map(|v| v.to_string()).unwrap_or_default()));
+        let i = unmatched.iter().position(|r| r == o).unwrap_or_else(|| {
+            panic!(
+                "{name}: no rebuilt record equals\n{o}\nclosest candidates: {}",
+                unmatched.first().map(|v| v.to_string()).unwrap_or_default()
+            )
+        });
         unmatched.swap_remove(i);
     }
     (originals.len(), out.mistyped + out.unknown_fields)
@@ -128,7 +133,9 @@ fn quirks_survive_and_are_counted() {
     assert_eq!(anomalies, 7);
 
     let mut decoder = Decoder::new(DecodeOptions::default());
-    let Decoded::Records(out) = decoder.decode(doc.as_bytes()).unwrap() else { panic!() };
+    let Decoded::Records(out) = decoder.decode(doc.as_bytes()).unwrap() else {
+        panic!()
+    };
     let paths: Vec<String> = out.partitions.iter().map(|p| p.key.path()).collect();
     assert_eq!(
         paths,

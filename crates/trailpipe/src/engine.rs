@@ -1,0 +1,581 @@
+//! The engine shared by `ingest`, `run` and `backfill`:
+//!
+//! ```text
+//! Work (bytes + unit id) ─► decode on rayon (bounded) ─► writer task: claim, append by
+//! partition, seal ─► Store::commit ─► Completion per unit (all its rows committed, or why not)
+//! ```
+//!
+//! One task owns the [`LakeWriter`]; its CPU work (row-group encoding) runs on the blocking
+//! pool so that I/O tasks (heartbeats, receives) keep running. A unit completes `Done` only
+//! when every file holding its rows is committed: that is the moment a source may acknowledge.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
+use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
+use trailpipe_record::{DecodeError, DecodeOptions, Decoded, Decoder};
+
+use crate::metrics::Metrics;
+
+/// Claim settings: present for sources that can see an object twice (SQS, backfill).
+#[derive(Debug, Clone)]
+pub struct ClaimSettings {
+    /// This process's writer id (unique per process start).
+    pub writer_id: String,
+    /// How long a claim holds before another writer may take it over. Must exceed the file
+    /// age limit plus the time a commit takes.
+    pub ttl: Duration,
+    /// A file is not committed when less than this is left before its earliest claim
+    /// deadline (it is discarded and its units retried instead).
+    pub margin: Duration,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub writer: WriterConfig,
+    pub decode: DecodeOptions,
+    pub claims: Option<ClaimSettings>,
+    /// Objects being decoded or waiting for the writer at once (back-pressure).
+    pub in_flight: usize,
+}
+
+/// One object to ingest.
+pub struct Work {
+    /// The source's id for the unit (completions carry it back).
+    pub unit: u64,
+    /// The object's name: `s3://bucket/key` or a local path. Claims and file metadata use it.
+    pub source: String,
+    /// The object's bytes (gzip or plain JSON).
+    pub bytes: Bytes,
+    /// When the object was created (ms since the epoch), for the lag metric.
+    pub created_ms: Option<u64>,
+}
+
+/// How a unit ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every row is in a committed file (or was already).
+    Done { records: u64 },
+    /// Nothing to ingest (a digest file).
+    Skipped(String),
+    /// The object is bad or a write failed; the reason names it.
+    Failed(String),
+    /// Another writer holds the object's claim, or a file missed its deadline; try later.
+    Retry { after: Duration, reason: String },
+}
+
+/// A unit's outcome.
+#[derive(Debug)]
+pub struct Completion {
+    pub unit: u64,
+    pub source: String,
+    pub outcome: Outcome,
+}
+
+enum Msg {
+    Decoded {
+        unit: u64,
+        source: String,
+        created_ms: Option<u64>,
+        result: Result<Decoded, DecodeError>,
+    },
+    Finish(oneshot::Sender<Result<()>>),
+    Abort(oneshot::Sender<()>),
+}
+
+/// Handle to a running engine.
+pub struct Engine {
+    tx: mpsc::Sender<Msg>,
+    permits: Arc<Semaphore>,
+    in_flight: usize,
+    decode: DecodeOptions,
+    metrics: Arc<Metrics>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+thread_local! {
+    static DECODER: std::cell::RefCell<Option<Decoder>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Decodes on the current (rayon) thread with its reused decoder.
+pub fn decode_here(options: DecodeOptions, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    DECODER.with(|d| {
+        let mut d = d.borrow_mut();
+        d.get_or_insert_with(|| Decoder::new(options)).decode(bytes)
+    })
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Starts the writer task. Completions arrive on the returned receiver.
+    pub fn start<S: Store>(
+        store: Arc<S>,
+        config: EngineConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Engine, mpsc::UnboundedReceiver<Completion>)> {
+        let writer = LakeWriter::new(config.writer.clone()).context("starting the lake writer")?;
+        let (tx, rx) = mpsc::channel(config.in_flight.max(1));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let state = WriterTask {
+            store,
+            writer: Some(writer),
+            claims: config.claims.clone(),
+            units: HashMap::new(),
+            metrics: metrics.clone(),
+            done: done_tx,
+        };
+        let task = tokio::spawn(state.run(rx));
+        Ok((
+            Engine {
+                tx,
+                permits: Arc::new(Semaphore::new(config.in_flight.max(1))),
+                in_flight: config.in_flight.max(1),
+                decode: config.decode,
+                metrics,
+                task,
+            },
+            done_rx,
+        ))
+    }
+
+    /// Hands an object to the engine; waits while too many are in flight.
+    pub async fn submit(&self, work: Work) -> Result<()> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| anyhow!("engine stopped"))?;
+        self.metrics.in_flight_units.fetch_add(1, Relaxed);
+        self.metrics
+            .bytes_in
+            .fetch_add(work.bytes.len() as u64, Relaxed);
+        let tx = self.tx.clone();
+        let options = self.decode;
+        tokio::spawn(decode_and_forward(work, options, tx, permit));
+        Ok(())
+    }
+
+    /// Waits for every submitted object, seals and commits every file, and stops.
+    pub async fn finish(&self) -> Result<()> {
+        // all permits back = every decode forwarded to the writer
+        let _all = self
+            .permits
+            .acquire_many(self.in_flight as u32)
+            .await
+            .map_err(|_| anyhow!("engine stopped"))?;
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Finish(reply))
+            .await
+            .map_err(|_| anyhow!("the lake writer stopped early"))?;
+        wait.await
+            .map_err(|_| anyhow!("the lake writer stopped early"))?
+    }
+
+    /// Stops at once: buffered rows are discarded and their units completed with `Retry`
+    /// (their sources redeliver them). Committed files stay.
+    pub async fn abort(&self) {
+        self.permits.close();
+        let (reply, wait) = oneshot::channel();
+        if self.tx.send(Msg::Abort(reply)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Whether the writer task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
+async fn decode_and_forward(
+    work: Work,
+    options: DecodeOptions,
+    tx: mpsc::Sender<Msg>,
+    permit: OwnedSemaphorePermit,
+) {
+    let (rtx, rrx) = oneshot::channel();
+    let bytes = work.bytes;
+    rayon::spawn(move || {
+        let _ = rtx.send(decode_here(options, &bytes));
+    });
+    let result = match rrx.await {
+        Ok(r) => r,
+        Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
+    };
+    let _ = tx
+        .send(Msg::Decoded {
+            unit: work.unit,
+            source: work.source,
+            created_ms: work.created_ms,
+            result,
+        })
+        .await;
+    drop(permit);
+}
+
+#[derive(Default)]
+struct UnitState {
+    source: String,
+    /// Files holding some of the unit's rows, not yet committed.
+    pending: HashSet<String>,
+    records: u64,
+    created_ms: Option<u64>,
+}
+
+struct WriterTask<S> {
+    store: Arc<S>,
+    writer: Option<LakeWriter>,
+    claims: Option<ClaimSettings>,
+    units: HashMap<u64, UnitState>,
+    metrics: Arc<Metrics>,
+    done: mpsc::UnboundedSender<Completion>,
+}
+
+impl<S: Store> WriterTask<S> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        loop {
+            let deadline = self
+                .writer
+                .as_ref()
+                .and_then(LakeWriter::next_deadline)
+                .map(tokio::time::Instant::from_std);
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = sleep_until(deadline) => {
+                    let sealed = self.blocking(|w| w.seal_aged(std::time::Instant::now())).await;
+                    self.commit_all(sealed).await;
+                    continue;
+                }
+            };
+            match msg {
+                Some(Msg::Decoded {
+                    unit,
+                    source,
+                    created_ms,
+                    result,
+                }) => self.on_decoded(unit, source, created_ms, result).await,
+                Some(Msg::Finish(reply)) => {
+                    let sealed = self.blocking(|w| w.seal_all()).await;
+                    let ok = sealed.is_ok();
+                    self.commit_all(sealed).await;
+                    let left: Vec<u64> = self.units.keys().copied().collect();
+                    for unit in left {
+                        self.complete(unit, Outcome::Failed("rows were not committed".into()));
+                    }
+                    let _ = reply.send(if ok {
+                        Ok(())
+                    } else {
+                        Err(anyhow!("sealing files failed"))
+                    });
+                    return;
+                }
+                Some(Msg::Abort(reply)) => {
+                    if let Some(w) = self.writer.as_mut() {
+                        w.discard_all();
+                    }
+                    let left: Vec<u64> = self.units.keys().copied().collect();
+                    for unit in left {
+                        self.complete(
+                            unit,
+                            Outcome::Retry {
+                                after: Duration::ZERO,
+                                reason: "shutting down".into(),
+                            },
+                        );
+                    }
+                    let _ = reply.send(());
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Runs CPU-heavy writer work on the blocking pool, moving the writer there and back.
+    async fn blocking<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut LakeWriter) -> T + Send + 'static,
+    ) -> T {
+        let mut writer = self.writer.take().expect("writer present between calls");
+        let (writer, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&mut writer);
+            (writer, out)
+        })
+        .await
+        .expect("lake writer panicked");
+        self.metrics
+            .buffered_bytes
+            .store(writer.buffered_bytes(), Relaxed);
+        self.writer = Some(writer);
+        out
+    }
+
+    async fn on_decoded(
+        &mut self,
+        unit: u64,
+        source: String,
+        created_ms: Option<u64>,
+        result: Result<Decoded, DecodeError>,
+    ) {
+        let records = match result {
+            Err(e) => {
+                self.metrics.objects_failed.fetch_add(1, Relaxed);
+                self.metrics.error(match e {
+                    DecodeError::TooLarge { .. } => "too_large",
+                    DecodeError::Gzip(_) | DecodeError::NotGzipOrJson(_) => "gzip",
+                    DecodeError::Json(_) => "json",
+                    DecodeError::Shape(_) => "not_cloudtrail",
+                });
+                self.done(unit, source, Outcome::Failed(e.to_string()));
+                return;
+            }
+            Ok(Decoded::Digest) => {
+                self.metrics.objects_skipped.fetch_add(1, Relaxed);
+                self.done(unit, source, Outcome::Skipped("digest file".into()));
+                return;
+            }
+            Ok(Decoded::Records(r)) => r,
+        };
+        let m = &self.metrics;
+        m.json_bytes.fetch_add(records.json_bytes, Relaxed);
+        m.records.fetch_add(records.records, Relaxed);
+        m.mistyped_values.fetch_add(records.mistyped, Relaxed);
+        m.unknown_fields.fetch_add(records.unknown_fields, Relaxed);
+        self.units.insert(
+            unit,
+            UnitState {
+                source: source.clone(),
+                records: records.records,
+                created_ms,
+                ..UnitState::default()
+            },
+        );
+        let mut failure = None;
+        for pb in records.partitions {
+            let writer = self.writer.as_mut().expect("writer present");
+            let file = writer.file_for(&pb.key).to_string();
+            let mut deadline = None;
+            if let Some(c) = &self.claims {
+                let now = now_ms();
+                let d = now + c.ttl.as_millis() as u64;
+                let req = ClaimRequest {
+                    source: &source,
+                    partition: &pb.key,
+                    file: &file,
+                    writer: &c.writer_id,
+                    deadline_ms: d,
+                    now_ms: now,
+                };
+                let mut outcome = ledger::claim(&*self.store, &req).await;
+                if let Ok(ClaimOutcome::Ours(f)) = &outcome {
+                    let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
+                    if !open {
+                        // our own claim for a file we discarded: the rows are not in the lake
+                        outcome = ledger::take_over(&*self.store, &req).await;
+                    }
+                }
+                match outcome {
+                    Ok(ClaimOutcome::Claimed) => deadline = Some(d),
+                    Ok(ClaimOutcome::Committed) => {
+                        self.metrics
+                            .rows_skipped_duplicate
+                            .fetch_add(pb.batch.num_rows() as u64, Relaxed);
+                        continue;
+                    }
+                    Ok(ClaimOutcome::Ours(f)) => {
+                        self.metrics
+                            .rows_skipped_duplicate
+                            .fetch_add(pb.batch.num_rows() as u64, Relaxed);
+                        if let Some(st) = self.units.get_mut(&unit) {
+                            st.pending.insert(f);
+                        }
+                        continue;
+                    }
+                    Ok(ClaimOutcome::Busy(ms)) => {
+                        failure = Some(Outcome::Retry {
+                            after: Duration::from_millis(ms),
+                            reason: format!("another writer holds the claim for {}", pb.key),
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        self.metrics.error("claim");
+                        failure = Some(Outcome::Retry {
+                            after: Duration::from_secs(5),
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            if let Some(st) = self.units.get_mut(&unit) {
+                st.pending.insert(file);
+            }
+            let key = pb.key;
+            let batch = pb.batch;
+            let src = source.clone();
+            let sealed = self
+                .blocking(move |w| w.append(&key, batch, unit, &src, deadline))
+                .await;
+            self.commit_all(sealed).await;
+        }
+        match failure {
+            Some(outcome) => self.complete(unit, outcome),
+            None => self.check_done(unit),
+        }
+    }
+
+    async fn commit_all(&mut self, sealed: Result<Vec<SealedFile>, trailpipe_lake::LakeError>) {
+        let files = match sealed {
+            Ok(f) => f,
+            Err(e) => {
+                // an encoding or spool failure: every unit with buffered rows must retry
+                tracing::error!(error = %e, "sealing lake files failed");
+                self.metrics.error("encode");
+                let units = self
+                    .writer
+                    .as_mut()
+                    .map(LakeWriter::discard_all)
+                    .unwrap_or_default();
+                for u in units {
+                    self.complete(u, Outcome::Failed(format!("writing the lake failed: {e}")));
+                }
+                return;
+            }
+        };
+        for f in files {
+            if let (Some(c), Some(deadline)) = (&self.claims, f.claim_deadline_ms) {
+                if now_ms() + c.margin.as_millis() as u64 > deadline {
+                    tracing::warn!(file = %f.path, "file missed its claim deadline; discarded, its objects will be retried");
+                    self.metrics.error("claim_deadline");
+                    let _ = std::fs::remove_file(&f.temp);
+                    for u in &f.units {
+                        self.complete(
+                            *u,
+                            Outcome::Retry {
+                                after: Duration::ZERO,
+                                reason: format!("{} missed its claim deadline", f.path),
+                            },
+                        );
+                    }
+                    continue;
+                }
+            }
+            match commit_with_retry(&*self.store, &f).await {
+                Ok(()) => {
+                    let committed = self.metrics.files_committed.fetch_add(1, Relaxed) + 1;
+                    fault_point(committed);
+                    self.metrics.bytes_committed.fetch_add(f.bytes, Relaxed);
+                    tracing::debug!(file = %f.path, rows = f.rows, bytes = f.bytes, "committed");
+                    for u in &f.units {
+                        if let Some(st) = self.units.get_mut(u) {
+                            st.pending.remove(&f.path);
+                        }
+                        self.check_done(*u);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(file = %f.path, error = %e, "commit failed");
+                    self.metrics.error("commit");
+                    let _ = std::fs::remove_file(&f.temp);
+                    for u in &f.units {
+                        self.complete(
+                            *u,
+                            Outcome::Failed(format!("committing {} failed: {e}", f.path)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_done(&mut self, unit: u64) {
+        let ready = self
+            .units
+            .get(&unit)
+            .is_some_and(|st| st.pending.is_empty());
+        if ready {
+            let records = self.units.get(&unit).map_or(0, |s| s.records);
+            self.complete(unit, Outcome::Done { records });
+        }
+    }
+
+    fn complete(&mut self, unit: u64, outcome: Outcome) {
+        if let Some(st) = self.units.remove(&unit) {
+            if let (Outcome::Done { .. }, Some(created)) = (&outcome, st.created_ms) {
+                self.metrics
+                    .observe_lag(now_ms().saturating_sub(created) as f64 / 1000.0);
+            }
+            if matches!(outcome, Outcome::Done { .. }) {
+                self.metrics.objects_ok.fetch_add(1, Relaxed);
+            }
+            self.done(unit, st.source, outcome);
+        }
+    }
+
+    fn done(&self, unit: u64, source: String, outcome: Outcome) {
+        self.metrics.in_flight_units.fetch_sub(1, Relaxed);
+        let _ = self.done.send(Completion {
+            unit,
+            source,
+            outcome,
+        });
+    }
+}
+
+/// Crash-test hook: with `TRAILPIPE_FAULT_ABORT_AFTER_COMMITS=N` the process aborts (as
+/// abruptly as `kill -9`: no flush, no ack) right after its Nth committed file, so tests can
+/// crash between the commits of one object's partitions on purpose.
+fn fault_point(committed: u64) {
+    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        std::env::var("TRAILPIPE_FAULT_ABORT_AFTER_COMMITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if *at == Some(committed) {
+        eprintln!("fault injection: aborting after {committed} committed files");
+        std::process::abort();
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Commits with retries on transient errors (throttling, timeouts), backing off with jitter.
+async fn commit_with_retry<S: Store>(
+    store: &S,
+    f: &SealedFile,
+) -> Result<(), trailpipe_lake::StoreError> {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1.. {
+        match store.commit(&f.temp, &f.path).await {
+            Err(e) if e.transient && attempt < 6 => {
+                tracing::warn!(file = %f.path, attempt, error = %e, "commit failed, retrying");
+                tokio::time::sleep(delay + Duration::from_millis(now_ms() % 100)).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    unreachable!()
+}

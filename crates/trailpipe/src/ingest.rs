@@ -1,0 +1,114 @@
+//! `trailpipe ingest`: local files and folders into a local lake. No claims: a local run is
+//! its own unit of retry (run it again into a fresh lake).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use trailpipe_lake::{LocalStore, Store};
+
+use crate::engine::{Engine, EngineConfig, Outcome, Work};
+use crate::metrics::Metrics;
+use crate::progress::{Progress, Summary};
+
+/// Files under `paths`: every `.json.gz`, `.json` and `.gz` file in folders (recursively,
+/// sorted), and any file named directly.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, u64)>> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading folder {}", dir.display()))?
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("reading folder {}", dir.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let meta = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?;
+            if meta.is_dir() {
+                walk(&path, out)?;
+            } else {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_lowercase())
+                    .unwrap_or_default();
+                if name.ends_with(".json.gz") || name.ends_with(".json") || name.ends_with(".gz") {
+                    out.push((path, meta.len()));
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("input {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push((p.clone(), meta.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// Ingests `paths` into the lake folder `lake`; returns the summary (failures included).
+pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) -> Result<Summary> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no .json.gz or .json files under {:?}", paths);
+    }
+    let store = Arc::new(
+        LocalStore::open(lake).with_context(|| format!("opening lake {}", lake.display()))?,
+    );
+    config.writer.spool_dir = store.spool_dir();
+    config.claims = None;
+    let metrics = Arc::new(Metrics::default());
+    let started = Instant::now();
+    let total_bytes = files.iter().map(|f| f.1).sum();
+    let progress = Progress::start("files", files.len() as u64, total_bytes, metrics.clone());
+    let (engine, mut done) = Engine::start(store.clone(), config, metrics.clone())?;
+
+    let collector = tokio::spawn(async move {
+        let mut failures = Vec::new();
+        while let Some(c) = done.recv().await {
+            match c.outcome {
+                Outcome::Done { .. } => {}
+                Outcome::Skipped(why) => tracing::debug!(file = %c.source, why, "skipped"),
+                Outcome::Failed(reason) | Outcome::Retry { reason, .. } => {
+                    tracing::warn!(file = %c.source, %reason, "failed");
+                    failures.push((c.source, reason));
+                }
+            }
+        }
+        failures
+    });
+
+    let mut read_failures = Vec::new();
+    for (unit, (path, _)) in files.iter().enumerate() {
+        let source = path.display().to_string();
+        match tokio::fs::read(path).await {
+            Ok(bytes) => {
+                engine
+                    .submit(Work {
+                        unit: unit as u64,
+                        source,
+                        bytes: bytes.into(),
+                        created_ms: None,
+                    })
+                    .await?
+            }
+            Err(e) => {
+                metrics.error("read");
+                metrics
+                    .objects_failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                read_failures.push((source, format!("reading failed: {e}")));
+            }
+        }
+    }
+    engine.finish().await?;
+    let mut failures = collector.await.context("collecting results")?;
+    progress.finish();
+    failures.extend(read_failures);
+    failures.sort();
+    Ok(Summary::from_metrics(&metrics, started.elapsed(), failures))
+}

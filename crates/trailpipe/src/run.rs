@@ -1,0 +1,428 @@
+//! `trailpipe run`: the SQS daemon.
+//!
+//! ```text
+//! receivers (long poll, ≤10/call, bounded in flight) ─► parse notification ─► per object:
+//! GET with retries ─► Engine (decode, claim, buffer, commit) ─► completion ─► when every object
+//! of a message is done: DeleteMessage; on error: release for redrive; heartbeat meanwhile
+//! ```
+//!
+//! A message is deleted only after every row of every object it names is in a committed file
+//! (or was already, by the claims). A failing object's message is released after a back-off
+//! and reaches the dead-letter queue through the queue's redrive policy.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use trailpipe_aws::notification::{classify_key, parse_notification, KeyKind, Notification};
+use trailpipe_aws::s3::fetch;
+use trailpipe_aws::sqs::{Message, Queue};
+
+use crate::engine::{Completion, Engine, Outcome, Work};
+use crate::http::Health;
+use crate::metrics::Metrics;
+
+/// Daemon settings.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Concurrent receive loops.
+    pub receivers: usize,
+    /// Visibility timeout set on receive and renewed by the heartbeat.
+    pub visibility: Duration,
+    /// Messages in flight at most (back-pressure on the queue's backlog).
+    pub max_in_flight: usize,
+    /// After SIGTERM, time to flush, commit and delete before releasing the rest.
+    pub drain_timeout: Duration,
+    /// How long a failed message stays hidden before it is received again.
+    pub failure_backoff: Duration,
+}
+
+enum Action {
+    Delete,
+    Release(Duration),
+    Fail(String),
+}
+
+struct MsgState {
+    id: String,
+    receipt: String,
+    open_units: usize,
+    failure: Option<String>,
+    retry: Option<Duration>,
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Default)]
+struct Tracker {
+    messages: HashMap<String, MsgState>,
+    units: HashMap<u64, String>,
+    next_unit: u64,
+}
+
+impl Tracker {
+    fn unit_done(&mut self, unit: u64, outcome: &Outcome) -> Option<(String, String, Action)> {
+        let msg_id = self.units.remove(&unit)?;
+        let st = self.messages.get_mut(&msg_id)?;
+        st.open_units -= 1;
+        match outcome {
+            Outcome::Done { .. } | Outcome::Skipped(_) => {}
+            Outcome::Failed(reason) => st.failure = Some(reason.clone()),
+            Outcome::Retry { after, .. } => {
+                st.retry = Some(st.retry.unwrap_or_default().max(*after))
+            }
+        }
+        if st.open_units > 0 {
+            return None;
+        }
+        let st = self.messages.remove(&msg_id)?;
+        let action = match (st.failure, st.retry) {
+            (Some(reason), _) => Action::Fail(reason),
+            (None, Some(after)) => Action::Release(after),
+            (None, None) => Action::Delete,
+        };
+        Some((st.id, st.receipt, action))
+    }
+}
+
+struct Daemon<S> {
+    queue: Queue,
+    s3: trailpipe_aws::S3Client,
+    engine: Engine,
+    tracker: Mutex<Tracker>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    config: RunConfig,
+    permits: Arc<Semaphore>,
+    fetches: AtomicUsize,
+    fetches_done: Notify,
+    _store: std::marker::PhantomData<S>,
+}
+
+/// Runs until SIGTERM/SIGINT (or `stop` turns true), then drains.
+pub async fn run_daemon<S: trailpipe_lake::Store>(
+    store: Arc<S>,
+    s3: trailpipe_aws::S3Client,
+    queue: Queue,
+    config: RunConfig,
+    engine_config: crate::engine::EngineConfig,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> Result<()> {
+    let (engine, completions) = Engine::start(store, engine_config, metrics.clone())?;
+    health.alive.store(true, Relaxed);
+    let daemon = Arc::new(Daemon::<S> {
+        queue,
+        s3,
+        engine,
+        tracker: Mutex::new(Tracker::default()),
+        metrics,
+        health,
+        permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        config,
+        fetches: AtomicUsize::new(0),
+        fetches_done: Notify::new(),
+        _store: std::marker::PhantomData,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stop signal received: draining");
+        let _ = stop_tx.send(true);
+    });
+
+    let acker = tokio::spawn(daemon.clone().handle_completions(completions));
+    let heartbeat = tokio::spawn(daemon.clone().heartbeat(stop_rx.clone()));
+    let mut receivers = Vec::new();
+    for _ in 0..daemon.config.receivers.max(1) {
+        receivers.push(tokio::spawn(daemon.clone().receive_loop(stop_rx.clone())));
+    }
+    for r in receivers {
+        let _ = r.await;
+    }
+    // drain: fetches in flight reach the engine, files are sealed and committed, messages deleted
+    let deadline = Instant::now() + daemon.config.drain_timeout;
+    let drained = tokio::time::timeout_at(deadline.into(), async {
+        while daemon.fetches.load(Relaxed) > 0 {
+            let notified = daemon.fetches_done.notified();
+            if daemon.fetches.load(Relaxed) == 0 {
+                break;
+            }
+            notified.await;
+        }
+        daemon.engine.finish().await
+    })
+    .await;
+    match drained {
+        Ok(Ok(())) => tracing::info!("drained: every buffered row committed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "drain failed; unfinished messages are released"),
+        Err(_) => {
+            tracing::warn!("drain timeout: releasing unfinished messages to the queue");
+            daemon.engine.abort().await;
+        }
+    }
+    // let the acker delete/release what completed, bounded by the drain deadline
+    let _ = tokio::time::timeout_at((deadline + Duration::from_secs(3)).into(), acker).await;
+    heartbeat.abort();
+    let left: Vec<String> = {
+        let mut t = daemon.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        t.units.clear();
+        t.messages.drain().map(|(_, m)| m.receipt).collect()
+    };
+    if !left.is_empty() {
+        tracing::info!(messages = left.len(), "released to the queue");
+        let _ = daemon.queue.change_visibility(&left, Duration::ZERO).await;
+        daemon
+            .metrics
+            .messages_released
+            .fetch_add(left.len() as u64, Relaxed);
+    }
+    daemon.health.alive.store(false, Relaxed);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl<S: trailpipe_lake::Store> Daemon<S> {
+    async fn receive_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(500);
+        while !*stop.borrow() {
+            // wait for room for at least one message, then take up to ten
+            let first = tokio::select! {
+                p = self.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = stop.changed() => return,
+            };
+            let mut permits = vec![first];
+            while permits.len() < 10 {
+                match self.permits.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            let received = tokio::select! {
+                r = self.queue.receive(permits.len() as i32, Duration::from_secs(20), self.config.visibility) => r,
+                _ = stop.changed() => return,
+            };
+            let messages = match received {
+                Ok(m) => {
+                    self.health.ready.store(true, Relaxed);
+                    backoff = Duration::from_millis(500);
+                    m
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "receive failed");
+                    self.metrics.error("receive");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            for (msg, permit) in messages.into_iter().zip(permits.drain(..)) {
+                self.metrics.messages_received.fetch_add(1, Relaxed);
+                self.clone().on_message(msg, permit).await;
+            }
+        }
+    }
+
+    async fn on_message(self: Arc<Self>, msg: Message, permit: OwnedSemaphorePermit) {
+        let objects = match parse_notification(&msg.body) {
+            Err(e) => {
+                // left alone: it becomes visible again and the redrive policy takes it
+                tracing::warn!(message_id = %msg.id, error = %e, "unparseable message left for redrive");
+                self.metrics.error("notification");
+                self.metrics.messages_failed.fetch_add(1, Relaxed);
+                return;
+            }
+            Ok(Notification::Test { what }) => {
+                tracing::info!(message_id = %msg.id, what, "test notification deleted");
+                self.delete(&msg.id, &msg.receipt).await;
+                return;
+            }
+            Ok(Notification::Objects(objects)) => objects,
+        };
+        let mut units = Vec::new();
+        for o in objects {
+            match classify_key(&o.key) {
+                KeyKind::Log | KeyKind::Insight => units.push(o),
+                kind => {
+                    tracing::info!(bucket = %o.bucket, key = %o.key, ?kind, "not a log file: skipped");
+                    self.metrics.objects_skipped.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        if units.is_empty() {
+            self.delete(&msg.id, &msg.receipt).await;
+            return;
+        }
+        let ids: Vec<u64> = {
+            let mut t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            let ids: Vec<u64> = (0..units.len() as u64).map(|i| t.next_unit + i).collect();
+            t.next_unit += units.len() as u64;
+            for id in &ids {
+                t.units.insert(*id, msg.id.clone());
+            }
+            t.messages.insert(
+                msg.id.clone(),
+                MsgState {
+                    id: msg.id.clone(),
+                    receipt: msg.receipt.clone(),
+                    open_units: units.len(),
+                    failure: None,
+                    retry: None,
+                    _permit: permit,
+                },
+            );
+            ids
+        };
+        for (unit, o) in ids.into_iter().zip(units) {
+            self.fetches.fetch_add(1, Relaxed);
+            let me = self.clone();
+            tokio::spawn(async move {
+                let source = format!("s3://{}/{}", o.bucket, o.key);
+                match fetch(&me.s3, &o.bucket, &o.key).await {
+                    Ok(f) => {
+                        let work = Work {
+                            unit,
+                            source: source.clone(),
+                            bytes: f.bytes,
+                            created_ms: f.last_modified_ms,
+                        };
+                        if let Err(e) = me.engine.submit(work).await {
+                            me.finish_unit(
+                                unit,
+                                &Outcome::Retry {
+                                    after: Duration::ZERO,
+                                    reason: e.to_string(),
+                                },
+                            )
+                            .await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(bucket = %e.bucket, key = %e.key, reason = %e.reason, kind = e.kind, "object failed");
+                        me.metrics.error(e.kind);
+                        me.metrics.objects_failed.fetch_add(1, Relaxed);
+                        me.finish_unit(unit, &Outcome::Failed(e.to_string())).await;
+                    }
+                }
+                if me.fetches.fetch_sub(1, Relaxed) == 1 {
+                    me.fetches_done.notify_waiters();
+                }
+            });
+        }
+    }
+
+    async fn handle_completions(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Completion>) {
+        while let Some(c) = rx.recv().await {
+            match &c.outcome {
+                Outcome::Failed(reason) => {
+                    tracing::error!(source = %c.source, %reason, "object failed")
+                }
+                Outcome::Retry { reason, .. } => {
+                    tracing::info!(source = %c.source, %reason, "object will be retried")
+                }
+                _ => {}
+            }
+            self.finish_unit(c.unit, &c.outcome).await;
+        }
+    }
+
+    async fn finish_unit(&self, unit: u64, outcome: &Outcome) {
+        let done = self
+            .tracker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unit_done(unit, outcome);
+        let Some((id, receipt, action)) = done else {
+            return;
+        };
+        match action {
+            Action::Delete => self.delete(&id, &receipt).await,
+            Action::Release(after) => {
+                self.metrics.messages_released.fetch_add(1, Relaxed);
+                if let Err(e) = self.queue.change_visibility(&[receipt], after).await {
+                    tracing::warn!(message_id = %id, error = %e, "release failed; it reappears after its timeout");
+                }
+            }
+            Action::Fail(reason) => {
+                self.metrics.messages_failed.fetch_add(1, Relaxed);
+                tracing::warn!(message_id = %id, %reason, "message left for retry and redrive");
+                if let Err(e) = self
+                    .queue
+                    .change_visibility(&[receipt], self.config.failure_backoff)
+                    .await
+                {
+                    tracing::warn!(message_id = %id, error = %e, "release failed; it reappears after its timeout");
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, id: &str, receipt: &str) {
+        match self
+            .queue
+            .delete(&[(id.to_string(), receipt.to_string())])
+            .await
+        {
+            Ok(failed) if failed.is_empty() => {
+                self.metrics.messages_deleted.fetch_add(1, Relaxed);
+            }
+            Ok(_) | Err(_) => {
+                // the rows are committed; a redelivery finds them by the claims and adds nothing
+                tracing::warn!(message_id = %id, "delete failed; a redelivery will be recognised as done");
+                self.metrics.error("delete");
+            }
+        }
+    }
+
+    /// Keeps in-flight messages hidden while their objects are processed.
+    async fn heartbeat(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let every = (self.config.visibility / 3).max(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+            let receipts: Vec<String> = {
+                let t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+                t.messages.values().map(|m| m.receipt.clone()).collect()
+            };
+            if !receipts.is_empty() {
+                if let Err(e) = self
+                    .queue
+                    .change_visibility(&receipts, self.config.visibility)
+                    .await
+                {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    self.metrics.error("heartbeat");
+                }
+            }
+            if !self.engine.is_running() {
+                self.health.alive.store(false, Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,636 @@
+//! `trailpipe run` against a moto server: real S3 event notifications into SQS, SNS and
+//! EventBridge bodies, poison messages and the dead-letter queue, crashes, SIGTERM, two daemons.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::*;
+use serde_json::Value;
+
+struct Env {
+    moto: Moto,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    dlq: String,
+}
+
+const TRAIL: &str = "trail-bucket";
+const LAKE: &str = "lake-bucket";
+
+impl Env {
+    /// A trail bucket, a lake bucket, a queue with a dead-letter queue (maxReceiveCount 2),
+    /// and (optionally) the trail bucket's S3 → SQS notification.
+    async fn new(notify: bool) -> Env {
+        let moto = Moto::start();
+        let (s3, sqs) = moto.clients().await;
+        for b in [TRAIL, LAKE] {
+            s3.create_bucket().bucket(b).send().await.unwrap();
+        }
+        let dlq = sqs
+            .create_queue()
+            .queue_name("trailpipe-dlq")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let dlq_arn = queue_arn(&sqs, &dlq).await;
+        let queue = sqs
+            .create_queue()
+            .queue_name("trailpipe")
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#),
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        if notify {
+            let arn = queue_arn(&sqs, &queue).await;
+            use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+            s3.put_bucket_notification_configuration()
+                .bucket(TRAIL)
+                .notification_configuration(
+                    NotificationConfiguration::builder()
+                        .queue_configurations(
+                            QueueConfiguration::builder()
+                                .queue_arn(arn)
+                                .events(Event::S3ObjectCreated)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        Env {
+            moto,
+            s3,
+            sqs,
+            queue,
+            dlq,
+        }
+    }
+
+    /// Uploads every file under `dir` to the trail bucket (key = relative path); returns keys.
+    async fn upload(&self, dir: &Path) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let key = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                    self.put(&key, std::fs::read(&p).unwrap()).await;
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(TRAIL)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Messages visible + in flight + delayed.
+    async fn depth(&self, queue: &str) -> u64 {
+        let a = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attrs = a.attributes.unwrap_or_default();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        ]
+        .iter()
+        .map(|k| {
+            attrs
+                .get(k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+    }
+
+    async fn wait_empty(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.depth(&self.queue).await == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "queue not drained within {timeout:?} ({} left)",
+                self.depth(&self.queue).await
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn daemon(&self, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "run",
+            "--queue-url",
+            &self.queue,
+            "--lake",
+            &format!("s3://{LAKE}/lake"),
+        ])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "--max-file-age-secs",
+            "2",
+            "--claim-ttl-secs",
+            "6",
+            "--visibility-timeout-secs",
+            "10",
+            "--failure-backoff-secs",
+            "1",
+        ])
+        .args(extra)
+        .env("TRAILPIPE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        for (k, v) in self.moto.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Daemon {
+            child: Some(cmd.spawn().unwrap()),
+            port,
+        }
+    }
+
+    /// Downloads the lake bucket to a local folder for DuckDB (no httpfs offline).
+    async fn download_lake(&self) -> PathBuf {
+        let dir = tempdir("lake-copy");
+        let mut token = None;
+        loop {
+            let resp = self
+                .s3
+                .list_objects_v2()
+                .bucket(LAKE)
+                .prefix("lake/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap();
+            for o in resp.contents() {
+                let key = o.key().unwrap();
+                let body = self
+                    .s3
+                    .get_object()
+                    .bucket(LAKE)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap()
+                    .into_bytes();
+                let path = dir.join(key.strip_prefix("lake/").unwrap());
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, body).unwrap();
+            }
+            match resp.next_continuation_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        dir
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
+struct Daemon {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Daemon {
+    fn metrics(&self) -> BTreeMap<String, f64> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("metrics port");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("trailpipe_"))
+            .filter_map(|l| {
+                l.rsplit_once(' ')
+                    .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0.0)))
+            })
+            .collect()
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not open its metrics port"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM; returns (exit code, seconds to exit, stderr).
+    fn terminate(&mut self) -> (Option<i32>, f64, String) {
+        let mut child = self.child.take().unwrap();
+        let started = Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = wait_with_timeout(&mut child, Duration::from_secs(40));
+        (out.0, started.elapsed().as_secs_f64(), out.1)
+    }
+
+    fn kill9(&mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        wait_with_timeout(&mut child, Duration::from_secs(10)).1
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> (Option<i32>, String) {
+        let mut child = self.child.take().unwrap();
+        wait_with_timeout(&mut child, timeout)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status.code(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn synth(files: &str, seed: &str) -> (PathBuf, Vec<Value>) {
+    let src = tempdir("daemon-src");
+    ok(&trailpipe(&[
+        "synth",
+        "--out",
+        src.to_str().unwrap(),
+        "--files",
+        files,
+        "--seed",
+        seed,
+        "--days",
+        "2",
+    ]));
+    let records = records_under(&src);
+    (src, records)
+}
+
+/// Every record exactly once: per-partition counts and distinct eventIDs.
+fn assert_exactly_once(lake: &Path, records: &[Value]) {
+    assert_eq!(lake_counts(lake), expected_counts(records));
+    let ct = view(lake, "cloudtrail");
+    let n = duckdb(&[
+        &ct,
+        "SELECT count(*), count(DISTINCT eventID) FROM cloudtrail",
+    ]);
+    assert_eq!(n[0][0], n[0][1], "no duplicate eventIDs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("40", "21");
+    let mut d = env.daemon(&[], &[]);
+    d.wait_ready();
+    let keys = env.upload(&src).await;
+    env.wait_empty(Duration::from_secs(90)).await;
+    let m = d.metrics();
+    let logs = keys
+        .iter()
+        .filter(|k| k.contains("/CloudTrail/") || k.contains("/CloudTrail-Insight/"))
+        .count() as f64;
+    assert_eq!(m["trailpipe_records_total"], records.len() as f64);
+    assert_eq!(m["trailpipe_objects_total"], logs);
+    assert_eq!(
+        m["trailpipe_objects_skipped_total"],
+        keys.len() as f64 - logs,
+        "digest keys are skipped"
+    );
+    assert_eq!(
+        m["trailpipe_messages_deleted_total"],
+        m["trailpipe_messages_received_total"]
+    );
+    assert!(
+        m["trailpipe_messages_received_total"] >= keys.len() as f64,
+        "one per object plus the test event"
+    );
+    assert!(m["trailpipe_files_committed_total"] >= 1.0);
+    assert_eq!(m["trailpipe_lag_seconds_count"], logs);
+    assert_eq!(m["trailpipe_in_flight_units"], 0.0);
+    let (code, secs, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(secs < 25.0);
+    assert!(
+        stderr.contains("test notification deleted"),
+        "the s3:TestEvent was deleted"
+    );
+    let lake = env.download_lake().await;
+    assert_exactly_once(&lake, &records);
+    assert_eq!(env.depth(&env.queue).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sns_and_eventbridge_bodies_with_several_keys() {
+    let env = Env::new(false).await;
+    let (src, records) = synth("12", "22");
+    let keys: Vec<String> = env
+        .upload(&src)
+        .await
+        .into_iter()
+        .filter(|k| k.contains("/CloudTrail/") || k.contains("-Insight/"))
+        .collect();
+    let thirds: Vec<&[String]> = keys.chunks(keys.len().div_ceil(3)).collect();
+    // CloudTrail's own SNS message, raw delivery, several keys
+    let raw = serde_json::json!({"s3Bucket": TRAIL, "s3ObjectKey": thirds[0]}).to_string();
+    env.send(&raw).await;
+    // the same inside an SNS envelope (raw delivery off)
+    let envelope = serde_json::json!({"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:ct",
+        "Message": serde_json::json!({"s3Bucket": TRAIL, "s3ObjectKey": thirds[1]}).to_string(),
+        "Timestamp": "2024-03-01T00:00:00.000Z", "SignatureVersion": "1", "Signature": "x", "SigningCertURL": "https://x", "UnsubscribeURL": "https://x"});
+    env.send(&envelope.to_string()).await;
+    // EventBridge Object Created, one per key
+    for k in thirds[2] {
+        let eb = serde_json::json!({"version": "0", "id": "e", "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+            "time": "2024-03-01T00:00:00Z", "region": "us-east-1", "resources": [format!("arn:aws:s3:::{TRAIL}")],
+            "detail": {"version": "0", "bucket": {"name": TRAIL}, "object": {"key": k, "size": 1, "etag": "x", "sequencer": "1"}, "request-id": "r", "requester": "123456789012", "reason": "PutObject"}});
+        env.send(&eb.to_string()).await;
+    }
+    let mut d = env.daemon(&[], &[]);
+    env.wait_empty(Duration::from_secs(90)).await;
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_messages_reach_the_dead_letter_queue_and_good_ones_commit() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("10", "23");
+    let mut d = env.daemon(&[], &[]);
+    env.upload(&src).await;
+    env.put("AWSLogs/123456789012/CloudTrail/us-east-1/2024/03/01/123456789012_CloudTrail_us-east-1_20240301T0000Z_corruptcorruptxx.json.gz", b"\x1f\x8b\x08\x00garbage".to_vec()).await;
+    env.send(&serde_json::json!({"s3Bucket": TRAIL, "s3ObjectKey": ["AWSLogs/123456789012/CloudTrail/us-east-1/2024/03/01/missing.json.gz"]}).to_string()).await;
+    env.send("this is not a notification").await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.depth(&env.dlq).await < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "poison messages did not reach the DLQ"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    env.wait_empty(Duration::from_secs(60)).await;
+    let m = d.metrics();
+    assert!(
+        m["trailpipe_errors_total{kind=\"not_found\"}"] >= 2.0,
+        "{m:?}"
+    );
+    assert!(m["trailpipe_errors_total{kind=\"gzip\"}"] >= 2.0, "{m:?}");
+    assert!(
+        m["trailpipe_errors_total{kind=\"notification\"}"] >= 2.0,
+        "{m:?}"
+    );
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert!(
+        stderr.contains("missing.json.gz"),
+        "the log names the key:\n{stderr}"
+    );
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_between_two_partition_commits_of_one_object_then_restart() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("30", "24");
+    // at least one object whose rows fall on two dates
+    let straddling = records_by_object(&src)
+        .into_iter()
+        .filter(|dates| dates.len() > 1)
+        .count();
+    assert!(
+        straddling > 0,
+        "the corpus must hold an object spanning two dates"
+    );
+    env.upload(&src).await;
+    // every append seals and commits at once; abort right after the first commit, i.e. before
+    // the second partition of the first multi-partition object is committed, in many runs
+    let fast = ["--row-group-mb", "0", "--target-file-mb", "0"];
+    for crash_after in ["1", "3", "7"] {
+        let mut d = env.daemon(
+            &fast,
+            &[("TRAILPIPE_FAULT_ABORT_AFTER_COMMITS", crash_after)],
+        );
+        let (code, stderr) = d.wait_exit(Duration::from_secs(60));
+        assert_ne!(
+            code,
+            Some(0),
+            "the fault hook aborted the daemon:\n{stderr}"
+        );
+        assert!(stderr.contains("fault injection"), "{stderr}");
+    }
+    // a real kill -9 at an arbitrary moment too
+    let mut d = env.daemon(&[], &[]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    d.kill9();
+    let mut d = env.daemon(&[], &[]);
+    env.wait_empty(Duration::from_secs(120)).await;
+    let m = d.metrics();
+    assert!(
+        m["trailpipe_rows_skipped_duplicate_total"] > 0.0,
+        "redelivered objects found their committed rows: {m:?}"
+    );
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+/// For each log object, the set of UTC dates of its events.
+fn records_by_object(dir: &Path) -> Vec<std::collections::BTreeSet<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains("/CloudTrail/") {
+                let recs = records_under_file(&p);
+                out.push(
+                    recs.iter()
+                        .filter_map(|r| {
+                            r.get("eventTime")
+                                .and_then(Value::as_str)
+                                .map(|t| t[..10].to_string())
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn records_under_file(p: &Path) -> Vec<Value> {
+    let dir = tempdir("one");
+    std::fs::copy(p, dir.join("x.json.gz")).unwrap();
+    records_under(&dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeat_keeps_slow_work_hidden() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("8", "25");
+    // visibility 2 s, but rows wait 6 s for their file: only the heartbeat prevents redelivery
+    let mut d = env.daemon(
+        &[
+            "--visibility-timeout-secs",
+            "2",
+            "--max-file-age-secs",
+            "6",
+            "--claim-ttl-secs",
+            "30",
+        ],
+        &[],
+    );
+    let keys = env.upload(&src).await;
+    env.wait_empty(Duration::from_secs(90)).await;
+    let m = d.metrics();
+    assert_eq!(
+        m["trailpipe_messages_received_total"],
+        keys.len() as f64 + 1.0,
+        "no redelivery (objects + the test event)"
+    );
+    assert_eq!(m["trailpipe_rows_skipped_duplicate_total"], 0.0);
+    let (code, _, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_then_restart_finishes_exactly_once() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("60", "26");
+    let mut d = env.daemon(
+        &["--max-file-age-secs", "30", "--claim-ttl-secs", "60"],
+        &[],
+    );
+    env.upload(&src).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, secs, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(secs < 25.0, "exited within the drain timeout ({secs:.1}s)");
+    assert!(stderr.contains("drained"), "{stderr}");
+    let mut d = env.daemon(&[], &[]);
+    env.wait_empty(Duration::from_secs(90)).await;
+    let (code, _, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_daemons_share_one_queue_and_one_lake() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("80", "27");
+    let mut a = env.daemon(&["--receivers", "1"], &[]);
+    let mut b = env.daemon(&["--receivers", "1"], &[]);
+    env.upload(&src).await;
+    env.wait_empty(Duration::from_secs(120)).await;
+    let (ma, mb) = (a.metrics(), b.metrics());
+    assert!(
+        ma["trailpipe_objects_total"] > 0.0 && mb["trailpipe_objects_total"] > 0.0,
+        "both did part of the work: {} / {}",
+        ma["trailpipe_objects_total"],
+        mb["trailpipe_objects_total"]
+    );
+    assert_eq!(a.terminate().0, Some(0));
+    assert_eq!(b.terminate().0, Some(0));
+    assert_exactly_once(&env.download_lake().await, &records);
+}

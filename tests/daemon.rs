@@ -25,9 +25,13 @@ const TRAIL: &str = "trail-bucket";
 const LAKE: &str = "lake-bucket";
 
 impl Env {
-    /// A trail bucket, a lake bucket, a queue with a dead-letter queue (maxReceiveCount 2),
-    /// and (optionally) the trail bucket's S3 → SQS notification.
+    /// A trail bucket, a lake bucket, a queue with a dead-letter queue (redrive after
+    /// `max_receives`), and (optionally) the trail bucket's S3 → SQS notification.
     async fn new(notify: bool) -> Env {
+        Env::with_redrive(notify, 20).await
+    }
+
+    async fn with_redrive(notify: bool, max_receives: u32) -> Env {
         let moto = Moto::start();
         let (s3, sqs) = moto.clients().await;
         for b in [TRAIL, LAKE] {
@@ -47,7 +51,9 @@ impl Env {
             .queue_name("trailpipe")
             .attributes(
                 QueueAttributeName::RedrivePolicy,
-                format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#),
+                format!(
+                    r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#
+                ),
             )
             .send()
             .await
@@ -293,8 +299,9 @@ impl Daemon {
         }
     }
 
-    /// SIGTERM; returns (exit code, seconds to exit, stderr).
+    /// SIGTERM once the daemon is up; returns (exit code, seconds to exit, stderr).
     fn terminate(&mut self) -> (Option<i32>, f64, String) {
+        self.wait_ready();
         let mut child = self.child.take().unwrap();
         let started = Instant::now();
         Command::new("kill")
@@ -322,6 +329,19 @@ impl Drop for Daemon {
         if let Some(c) = self.child.as_mut() {
             let _ = c.kill();
             let _ = c.wait();
+            if std::thread::panicking() {
+                // the daemon's log explains most failures
+                let mut err = String::new();
+                if let Some(mut e) = c.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                let tail: Vec<&str> = err.lines().rev().take(60).collect();
+                eprintln!("--- daemon log (last 60 lines) ---");
+                for l in tail.into_iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
         }
     }
 }
@@ -451,7 +471,7 @@ async fn sns_and_eventbridge_bodies_with_several_keys() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_messages_reach_the_dead_letter_queue_and_good_ones_commit() {
-    let env = Env::new(true).await;
+    let env = Env::with_redrive(true, 2).await;
     let (src, records) = synth("10", "23");
     let mut d = env.daemon(&[], &[]);
     env.upload(&src).await;
@@ -516,10 +536,7 @@ async fn crash_between_two_partition_commits_of_one_object_then_restart() {
         );
         assert!(stderr.contains("fault injection"), "{stderr}");
     }
-    // a real kill -9 at an arbitrary moment too
-    let mut d = env.daemon(&[], &[]);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    d.kill9();
+    // a normal run finds the rows the crashed runs committed, and adds exactly the rest
     let mut d = env.daemon(&[], &[]);
     env.wait_empty(Duration::from_secs(120)).await;
     let m = d.metrics();
@@ -527,9 +544,21 @@ async fn crash_between_two_partition_commits_of_one_object_then_restart() {
         m["trailpipe_rows_skipped_duplicate_total"] > 0.0,
         "redelivered objects found their committed rows: {m:?}"
     );
+    assert_eq!(d.terminate().0, Some(0));
+    assert_exactly_once(&env.download_lake().await, &records);
+
+    // a real kill -9 in the middle of a second corpus, then a restart
+    let (src2, records2) = synth("40", "124");
+    let mut d = env.daemon(&[], &[]);
+    env.upload(&src2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.kill9();
+    let mut d = env.daemon(&[], &[]);
+    env.wait_empty(Duration::from_secs(120)).await;
     let (code, _, stderr) = d.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    assert_exactly_once(&env.download_lake().await, &records);
+    let all: Vec<Value> = records.iter().chain(records2.iter()).cloned().collect();
+    assert_exactly_once(&env.download_lake().await, &all);
 }
 
 /// For each log object, the set of UTC dates of its events.

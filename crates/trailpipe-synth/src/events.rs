@@ -514,7 +514,7 @@ impl<'a> Gen<'a> {
     // ---------------------------------------------------------------- envelope
 
     fn version(&mut self, choices: &[&'static str]) -> &'static str {
-        *self.rng.pick(choices)
+        self.rng.pick_str(choices)
     }
 
     /// `eventVersion` through `errorMessage`. Returns the principal ARN.
@@ -683,14 +683,14 @@ impl<'a> Gen<'a> {
 
     fn sdk_ua(&mut self) -> &'static str {
         if self.rng.chance(0.03) {
-            *self.rng.pick(UNICODE_UAS)
+            self.rng.pick_str(UNICODE_UAS)
         } else {
-            *self.rng.pick(SDK_UAS)
+            self.rng.pick_str(SDK_UAS)
         }
     }
 
     fn browser_ua(&mut self) -> &'static str {
-        *self.rng.pick(BROWSER_UAS)
+        self.rng.pick_str(BROWSER_UAS)
     }
 
     fn private_ip(&mut self) -> String {
@@ -1888,7 +1888,7 @@ impl<'a> Gen<'a> {
             self.client_ip()
         };
         let ua = if self.rng.chance(0.05) {
-            *self.rng.pick(UNICODE_UAS)
+            self.rng.pick_str(UNICODE_UAS)
         } else {
             self.browser_ua()
         };

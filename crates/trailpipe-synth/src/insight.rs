@@ -46,7 +46,7 @@ impl Incident {
             start,
             end: start + 60 * rng.range(5, 120) as i64,
             principal: format!("arn:aws:iam::{}:role/{}", acct.id, role.name),
-            user_agent: *rng.pick(&[
+            user_agent: rng.pick_str(&[
                 "aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.0",
                 "Boto3/1.34.51 md/Botocore#1.34.51",
                 "console.amazonaws.com",

@@ -75,6 +75,11 @@ impl Rng {
         &items[self.idx(items.len())]
     }
 
+    /// [`Rng::pick`] for string tables, returning the `'static` string itself.
+    pub(crate) fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.idx(items.len())]
+    }
+
     /// Log-uniform integer in `lo..=hi`: the building block of the heavy-tailed size mix.
     pub(crate) fn log_uniform(&mut self, lo: u64, hi: u64) -> u64 {
         let (l, h) = ((lo as f64).ln(), ((hi + 1) as f64).ln());

@@ -58,6 +58,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Ingest local CloudTrail files (.json.gz or .json, folders recursively) into a local lake.
+    #[command(args_override_self = true)]
     Ingest {
         /// Files or folders.
         #[arg(required = true)]
@@ -72,6 +73,7 @@ enum Command {
         summary_json: Option<PathBuf>,
     },
     /// Run the daemon: receive S3/SNS/EventBridge notifications from SQS, write the lake.
+    #[command(args_override_self = true)]
     Run {
         /// The SQS queue receiving notifications.
         #[arg(long, env = "TRAILPIPE_QUEUE_URL")]
@@ -308,6 +310,7 @@ async fn run(command: Command, threads: usize) -> Result<i32> {
             failure_backoff_secs,
             metrics_addr,
         } => {
+            let stop = run::stop_signal().context("installing signal handlers")?;
             let (s3, sqs) = trailpipe_aws::clients(aws.s3_path_style).await;
             let metrics = std::sync::Arc::new(metrics::Metrics::default());
             let health = std::sync::Arc::new(http::Health::default());
@@ -326,6 +329,7 @@ async fn run(command: Command, threads: usize) -> Result<i32> {
             with_store!(&lake, aws, s3, |store| {
                 engine_config.writer.spool_dir = trailpipe_lake::Store::spool_dir(&*store);
                 run::run_daemon(
+                    stop,
                     store,
                     s3,
                     queue,

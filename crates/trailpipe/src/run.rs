@@ -101,8 +101,36 @@ struct Daemon<S> {
     _store: std::marker::PhantomData<S>,
 }
 
-/// Runs until SIGTERM/SIGINT (or `stop` turns true), then drains.
+/// Installs the SIGTERM/SIGINT handlers at once (a signal that arrives before them would kill
+/// the process undrained) and returns a receiver that turns true on the first signal.
+pub fn stop_signal() -> Result<watch::Receiver<bool>> {
+    let (tx, rx) = watch::channel(false);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::info!("stop signal received: draining");
+            let _ = tx.send(true);
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+/// Runs until `stop` turns true (see [`stop_signal`]), then drains.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_daemon<S: trailpipe_lake::Store>(
+    stop_rx: watch::Receiver<bool>,
     store: Arc<S>,
     s3: trailpipe_aws::S3Client,
     queue: Queue,
@@ -126,13 +154,6 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
         fetches_done: Notify::new(),
         _store: std::marker::PhantomData,
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stop signal received: draining");
-        let _ = stop_tx.send(true);
-    });
-
     let acker = tokio::spawn(daemon.clone().handle_completions(completions));
     let heartbeat = tokio::spawn(daemon.clone().heartbeat(stop_rx.clone()));
     let mut receivers = Vec::new();
@@ -181,29 +202,6 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
     }
     daemon.health.alive.store(false, Relaxed);
     Ok(())
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 impl<S: trailpipe_lake::Store> Daemon<S> {

@@ -228,6 +228,7 @@ pub fn lake_counts(lake: &Path) -> BTreeMap<(String, String, String, String), u6
 pub struct Moto {
     child: Child,
     pub endpoint: String,
+    log: PathBuf,
 }
 
 impl Moto {
@@ -243,10 +244,11 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
+        let log = tempdir("moto").join("requests.log");
         let child = Command::new(&moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", moto.display()));
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -260,7 +262,13 @@ impl Moto {
         Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            log,
         }
+    }
+
+    /// moto's request log so far (one line per HTTP request: method, path, status).
+    pub fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Environment for a trailpipe process talking to this moto.

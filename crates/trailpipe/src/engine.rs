@@ -87,6 +87,7 @@ enum Msg {
         result: Result<Decoded, DecodeError>,
     },
     Finish(oneshot::Sender<Result<()>>),
+    Flush(oneshot::Sender<Result<()>>),
     Abort(oneshot::Sender<()>),
 }
 
@@ -180,6 +181,23 @@ impl Engine {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send(Msg::Finish(reply))
+            .await
+            .map_err(|_| anyhow!("the lake writer stopped early"))?;
+        wait.await
+            .map_err(|_| anyhow!("the lake writer stopped early"))?
+    }
+
+    /// Seals and commits every open file without stopping (waits for objects in flight first).
+    pub async fn flush(&self) -> Result<()> {
+        drop(
+            self.permits
+                .acquire_many(self.in_flight as u32)
+                .await
+                .map_err(|_| anyhow!("engine stopped"))?,
+        );
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(reply))
             .await
             .map_err(|_| anyhow!("the lake writer stopped early"))?;
         wait.await
@@ -283,6 +301,16 @@ impl<S: Store> WriterTask<S> {
                         Err(anyhow!("sealing files failed"))
                     });
                     return;
+                }
+                Some(Msg::Flush(reply)) => {
+                    let sealed = self.blocking(|w| w.seal_all()).await;
+                    let ok = sealed.is_ok();
+                    self.commit_all(sealed).await;
+                    let _ = reply.send(if ok {
+                        Ok(())
+                    } else {
+                        Err(anyhow!("sealing files failed"))
+                    });
                 }
                 Some(Msg::Abort(reply)) => {
                     if let Some(w) = self.writer.as_mut() {

@@ -4,11 +4,13 @@
 //!
 //! * `ingest` — local files or folders into a local lake (no AWS needed).
 //! * `run` — the daemon: SQS notifications → S3 objects → lake (local folder or S3).
+//! * `backfill` — historical S3 prefixes into the lake, resumable, or fanned out through SQS.
 //! * `synth` — realistic CloudTrail deliveries in the S3 layout, for trying and testing.
 //! * `healthcheck` — probes a running daemon's `/healthz` (for container health checks).
 //!
 //! Every flag can also be set with a `TRAILPIPE_*` environment variable (see `--help`).
 
+mod backfill;
 mod engine;
 mod http;
 mod ingest;
@@ -103,6 +105,48 @@ enum Command {
         /// Metrics and health endpoint.
         #[arg(long, env = "TRAILPIPE_METRICS_ADDR", default_value = "0.0.0.0:9898")]
         metrics_addr: std::net::SocketAddr,
+    },
+    /// Backfill historical CloudTrail objects from S3 (selected by delivery date).
+    #[command(args_override_self = true)]
+    Backfill {
+        /// The trail bucket and optional prefix before AWSLogs/: s3://bucket[/prefix].
+        source: String,
+        /// The lake: a folder, or s3://bucket/prefix.
+        #[arg(long, env = "TRAILPIPE_LAKE")]
+        lake: String,
+        /// Only these accounts (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        accounts: Vec<String>,
+        /// Only these regions (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        regions: Vec<String>,
+        /// First delivery day (the S3 path date), YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last delivery day, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Organization id, for an organization trail's AWSLogs/o-xxxxxxxxxx/ layout (found by
+        /// listing when omitted).
+        #[arg(long)]
+        org_id: Option<String>,
+        /// Print the plan (accounts, regions, days, objects, bytes) without reading objects.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send one S3-event notification per object to this queue (for a fleet of `run`
+        /// daemons) instead of processing locally.
+        #[arg(long, env = "TRAILPIPE_ENQUEUE")]
+        enqueue: Option<String>,
+        /// Concurrent GETs.
+        #[arg(long, default_value_t = 16)]
+        fetch_concurrency: usize,
+        #[command(flatten)]
+        lake_args: LakeArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Also write the run summary as JSON to this file.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
     },
     /// Exit 0 if a daemon's /healthz answers 200 within two seconds.
     Healthcheck {
@@ -350,6 +394,68 @@ async fn run(command: Command, threads: usize) -> Result<i32> {
                     .join("\n")
             );
             Ok(0)
+        }
+        Command::Backfill {
+            source,
+            lake,
+            accounts,
+            regions,
+            from,
+            to,
+            org_id,
+            dry_run,
+            enqueue,
+            fetch_concurrency,
+            lake_args,
+            aws,
+            summary_json,
+        } => {
+            let (bucket, prefix) = trailpipe_aws::s3::parse_s3_url(&source).with_context(|| {
+                format!("the source must be s3://bucket[/prefix], got {source}")
+            })?;
+            let day = |s: &Option<String>, flag: &str| -> Result<Option<trailpipe_record::Date>> {
+                s.as_deref()
+                    .map(|d| {
+                        trailpipe_record::Date::parse(d)
+                            .with_context(|| format!("{flag} must be YYYY-MM-DD, got {d:?}"))
+                    })
+                    .transpose()
+            };
+            let sel = backfill::Selection {
+                bucket,
+                prefix,
+                accounts,
+                regions,
+                from: day(&from, "--from")?,
+                to: day(&to, "--to")?,
+                org_id,
+            };
+            let (s3, sqs) = trailpipe_aws::clients(aws.s3_path_style).await;
+            let queue = enqueue.map(|url| trailpipe_aws::sqs::Queue::new(sqs, url));
+            let mut engine_config = lake_args.engine_config(threads);
+            engine_config.claims = Some(aws.claims(&lake_args));
+            let (summary, plan) = with_store!(&lake, aws, s3, |store| {
+                engine_config.writer.spool_dir = trailpipe_lake::Store::spool_dir(&*store);
+                backfill::backfill(
+                    store,
+                    s3,
+                    sel,
+                    engine_config,
+                    dry_run,
+                    queue,
+                    fetch_concurrency,
+                )
+                .await?
+            });
+            println!("{plan}");
+            if !dry_run {
+                summary.print();
+            }
+            if let Some(path) = summary_json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(if summary.failures.is_empty() { 0 } else { 1 })
         }
         Command::Healthcheck { addr } => Ok(if http::healthcheck(addr).await { 0 } else { 1 }),
         Command::Synth {

@@ -1,0 +1,398 @@
+//! `trailpipe backfill`: historical CloudTrail objects in S3 into the lake, through the same
+//! engine and claims as the daemon, so backfill and daemon never duplicate each other.
+//!
+//! The walk lists the layout level by level with `/` delimiters (accounts, optionally under an
+//! organization folder; kinds; regions; then only the day prefixes in range), never the whole
+//! bucket. Days are *delivery* days (the S3 path date), not event days.
+//!
+//! Progress is checkpointed per day prefix in the lake (`_trailpipe/backfill/...`) once every
+//! object of that day is committed (or, with `--enqueue`, sent): a rerun skips finished days,
+//! and the claims make a half-finished day safe to redo.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::Semaphore;
+use trailpipe_aws::s3::{fetch, list_level, Listed};
+use trailpipe_aws::S3Client;
+use trailpipe_lake::Store;
+use trailpipe_record::Date;
+
+use crate::engine::{now_ms, Engine, EngineConfig, Outcome, Work};
+use crate::metrics::Metrics;
+use crate::progress::{Progress, Summary};
+
+/// What to backfill.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub bucket: String,
+    /// User prefix before `AWSLogs/` (may be empty).
+    pub prefix: String,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub org_id: Option<String>,
+}
+
+/// One day prefix of one account/kind/region, and its objects.
+#[derive(Debug, Clone)]
+pub struct DayPrefix {
+    /// `AWSLogs/[o-id/]acct/CloudTrail/region/YYYY/MM/DD/` (with the user prefix).
+    pub prefix: String,
+    pub account: String,
+    pub region: String,
+    pub day: Date,
+    pub objects: Vec<Listed>,
+}
+
+const KINDS: [&str; 2] = ["CloudTrail", "CloudTrail-Insight"];
+
+/// Lists the selected day prefixes and their objects.
+pub async fn plan(s3: &S3Client, sel: &Selection) -> Result<Vec<DayPrefix>> {
+    let root = format!(
+        "{}AWSLogs/",
+        if sel.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", sel.prefix.trim_matches('/'))
+        }
+    );
+    // accounts, possibly under organization folders
+    let mut account_prefixes = Vec::new();
+    let tops = match &sel.org_id {
+        Some(org) => vec![format!("{root}{org}/")],
+        None => list_level(s3, &sel.bucket, &root).await?.0,
+    };
+    let mut queue = tops;
+    while let Some(p) = queue.pop() {
+        let name = last_segment(&p);
+        if name.starts_with("o-") {
+            queue.extend(list_level(s3, &sel.bucket, &p).await?.0);
+        } else if trailpipe_record::is_account_id(name)
+            && (sel.accounts.is_empty() || sel.accounts.iter().any(|a| a == name))
+        {
+            account_prefixes.push(p);
+        }
+    }
+    account_prefixes.sort();
+    // region prefixes of each kind
+    let mut region_prefixes = Vec::new();
+    for acct in &account_prefixes {
+        for kind in KINDS {
+            let (regions, _) = list_level(s3, &sel.bucket, &format!("{acct}{kind}/")).await?;
+            for r in regions {
+                let region = last_segment(&r).to_string();
+                if sel.regions.is_empty() || sel.regions.contains(&region) {
+                    region_prefixes.push((last_segment(acct).to_string(), region, r));
+                }
+            }
+        }
+    }
+    // day prefixes: listed directly when the range is given, discovered otherwise
+    let mut days = Vec::new();
+    for (account, region, rp) in region_prefixes {
+        let candidates: Vec<(Date, String)> = match (sel.from, sel.to) {
+            (Some(from), Some(to)) => (from.days_since_epoch()..=to.days_since_epoch())
+                .map(Date::from_days)
+                .map(|d| (d, format!("{rp}{:04}/{:02}/{:02}/", d.year, d.month, d.day)))
+                .collect(),
+            _ => discover_days(s3, &sel.bucket, &rp).await?,
+        };
+        for (day, prefix) in candidates {
+            if sel.from.is_some_and(|f| day < f) || sel.to.is_some_and(|t| day > t) {
+                continue;
+            }
+            let (_, objects) = list_level(s3, &sel.bucket, &prefix).await?;
+            let objects: Vec<Listed> = objects
+                .into_iter()
+                .filter(|o| o.key.ends_with(".json.gz") || o.key.ends_with(".json"))
+                .collect();
+            if !objects.is_empty() {
+                days.push(DayPrefix {
+                    prefix,
+                    account: account.clone(),
+                    region: region.clone(),
+                    day,
+                    objects,
+                });
+            }
+        }
+    }
+    Ok(days)
+}
+
+async fn discover_days(
+    s3: &S3Client,
+    bucket: &str,
+    region_prefix: &str,
+) -> Result<Vec<(Date, String)>> {
+    let mut out = Vec::new();
+    for y in list_level(s3, bucket, region_prefix).await?.0 {
+        for m in list_level(s3, bucket, &y).await?.0 {
+            for d in list_level(s3, bucket, &m).await?.0 {
+                let text = format!(
+                    "{}-{}-{}",
+                    last_segment(&y),
+                    last_segment(&m),
+                    last_segment(&d)
+                );
+                if let Some(date) = Date::parse(&text) {
+                    out.push((date, d));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn last_segment(prefix: &str) -> &str {
+    prefix
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+}
+
+/// Where the checkpoint of a day prefix lives in the lake.
+fn checkpoint_path(bucket: &str, day_prefix: &str, what: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let source = hex::encode(&Sha256::digest(bucket.as_bytes())[..8]);
+    format!("_trailpipe/backfill/{source}/{}{what}", day_prefix)
+}
+
+/// Runs a backfill (or, with `enqueue`, fans it out to a queue). Returns the summary.
+pub async fn backfill<S: Store>(
+    store: Arc<S>,
+    s3: S3Client,
+    sel: Selection,
+    config: EngineConfig,
+    dry_run: bool,
+    enqueue: Option<trailpipe_aws::sqs::Queue>,
+    fetch_concurrency: usize,
+) -> Result<(Summary, String)> {
+    let started = Instant::now();
+    let days = plan(&s3, &sel).await.context("listing the trail bucket")?;
+    let listed: usize = days.iter().map(|d| d.objects.len()).sum();
+    let list_secs = started.elapsed().as_secs_f64();
+    let what = if enqueue.is_some() {
+        ".enqueued"
+    } else {
+        ".done"
+    };
+    // checkpoints of earlier runs
+    let done: HashSet<String> = store
+        .list(&checkpoint_path(&sel.bucket, "", ""))
+        .await
+        .context("reading backfill checkpoints")?
+        .into_iter()
+        .collect();
+    let todo: Vec<DayPrefix> = days
+        .into_iter()
+        .filter(|d| !done.contains(&checkpoint_path(&sel.bucket, &d.prefix, what)))
+        .collect();
+    let objects: usize = todo.iter().map(|d| d.objects.len()).sum();
+    let bytes: u64 = todo.iter().flat_map(|d| &d.objects).map(|o| o.size).sum();
+    let accounts: HashSet<&str> = todo.iter().map(|d| d.account.as_str()).collect();
+    let regions: HashSet<&str> = todo.iter().map(|d| d.region.as_str()).collect();
+    let day_set: HashSet<Date> = todo.iter().map(|d| d.day).collect();
+    let plan_line = format!(
+        "plan: {} accounts, {} regions, {} days, {} day prefixes, {} objects, {:.1} MB ({} objects listed in {:.1}s, {:.0} objects/s; {} day prefixes already done)",
+        accounts.len(), regions.len(), day_set.len(), todo.len(), objects, bytes as f64 / 1e6, listed, list_secs, listed as f64 / list_secs.max(1e-9),
+        done.len()
+    );
+    let metrics = Arc::new(Metrics::default());
+    if dry_run {
+        return Ok((
+            Summary::from_metrics(&metrics, started.elapsed(), Vec::new()),
+            plan_line,
+        ));
+    }
+    tracing::info!("{plan_line}");
+    if let Some(queue) = enqueue {
+        for day in &todo {
+            let bodies: Vec<String> = day
+                .objects
+                .iter()
+                .map(|o| trailpipe_aws::notification::s3_event_body(&sel.bucket, &o.key, o.size))
+                .collect();
+            queue
+                .send_batch(&bodies)
+                .await
+                .with_context(|| format!("enqueueing {}", day.prefix))?;
+            metrics
+                .messages_received
+                .fetch_add(bodies.len() as u64, Relaxed);
+            store
+                .put(
+                    &checkpoint_path(&sel.bucket, &day.prefix, what),
+                    b"{}".to_vec(),
+                )
+                .await?;
+        }
+        let line = format!(
+            "{plan_line}\nenqueued {} messages to {}",
+            metrics.messages_received.load(Relaxed),
+            queue.url()
+        );
+        return Ok((
+            Summary::from_metrics(&metrics, started.elapsed(), Vec::new()),
+            line,
+        ));
+    }
+
+    let progress = Progress::start("objects", objects as u64, bytes, metrics.clone());
+    let (engine, mut completions) = Engine::start(store.clone(), config, metrics.clone())?;
+    let engine = Arc::new(engine);
+    // unit id -> (day index, source)
+    let mut units: Vec<(usize, Listed)> = Vec::new();
+    for (i, d) in todo.iter().enumerate() {
+        units.extend(d.objects.iter().cloned().map(|o| (i, o)));
+    }
+    let mut left_per_day: Vec<usize> = todo.iter().map(|d| d.objects.len()).collect();
+    let mut failed_day = vec![false; todo.len()];
+    let mut failures = Vec::new();
+    let mut pending: Vec<u64> = (0..units.len() as u64).collect();
+    for round in 0..4 {
+        if pending.is_empty() {
+            break;
+        }
+        let mut retry: BTreeMap<u64, Duration> = BTreeMap::new();
+        let fetcher = {
+            let (engine, s3, bucket, metrics) = (
+                engine.clone(),
+                s3.clone(),
+                sel.bucket.clone(),
+                metrics.clone(),
+            );
+            let jobs: Vec<(u64, String)> = pending
+                .iter()
+                .map(|u| (*u, units[*u as usize].1.key.clone()))
+                .collect();
+            tokio::spawn(async move {
+                let permits = Arc::new(Semaphore::new(fetch_concurrency.max(1)));
+                let mut failed = Vec::new();
+                let mut set = tokio::task::JoinSet::new();
+                for (unit, key) in jobs {
+                    let permit = permits.clone().acquire_owned().await.expect("open");
+                    let (engine, s3, bucket, metrics) =
+                        (engine.clone(), s3.clone(), bucket.clone(), metrics.clone());
+                    set.spawn(async move {
+                        let _permit = permit;
+                        match fetch(&s3, &bucket, &key).await {
+                            Ok(f) => {
+                                let work = Work {
+                                    unit,
+                                    source: format!("s3://{bucket}/{key}"),
+                                    bytes: f.bytes,
+                                    created_ms: None,
+                                };
+                                engine
+                                    .submit(work)
+                                    .await
+                                    .err()
+                                    .map(|e| (unit, e.to_string()))
+                            }
+                            Err(e) => {
+                                metrics.error(e.kind);
+                                metrics.objects_failed.fetch_add(1, Relaxed);
+                                Some((unit, e.to_string()))
+                            }
+                        }
+                    });
+                }
+                while let Some(r) = set.join_next().await {
+                    if let Ok(Some(f)) = r {
+                        failed.push(f);
+                    }
+                }
+                failed
+            })
+        };
+        let fetch_failed = fetcher.await.context("fetch task")?;
+        let expected = pending.len() - fetch_failed.len();
+        for (unit, reason) in fetch_failed {
+            let (day, o) = &units[unit as usize];
+            failed_day[*day] = true;
+            failures.push((format!("s3://{}/{}", sel.bucket, o.key), reason));
+        }
+        // a round ends when every submitted unit completed; files seal by size or age meanwhile,
+        // and the last ones when the engine finishes
+        let mut got = 0;
+        let last_round_flush = async {
+            while got < expected {
+                let Some(c) = completions.recv().await else {
+                    break;
+                };
+                got += 1;
+                let (day, _) = &units[c.unit as usize];
+                match c.outcome {
+                    Outcome::Done { .. } | Outcome::Skipped(_) => {
+                        left_per_day[*day] -= 1;
+                        if left_per_day[*day] == 0
+                            && !failed_day[*day]
+                            && todo[*day].day.days_since_epoch() < (now_ms() / 86_400_000) as i64
+                        {
+                            // today's prefix still receives deliveries: never marked done
+                            store
+                                .put(
+                                    &checkpoint_path(&sel.bucket, &todo[*day].prefix, what),
+                                    b"{}".to_vec(),
+                                )
+                                .await?;
+                        }
+                    }
+                    Outcome::Failed(reason) => {
+                        failed_day[*day] = true;
+                        failures.push((c.source, reason));
+                    }
+                    Outcome::Retry { after, reason } => {
+                        tracing::info!(source = %c.source, %reason, "claimed elsewhere; retrying later");
+                        retry.insert(c.unit, after);
+                    }
+                }
+                if got == expected {
+                    break;
+                }
+            }
+            anyhow::Ok(())
+        };
+        // units wait for their files: seal everything so the round can complete
+        let (r, f) = tokio::join!(last_round_flush, async {
+            // give completions a moment to flow by size before forcing a seal
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            engine.flush().await
+        });
+        r?;
+        f?;
+        pending = retry.keys().copied().collect();
+        if let Some(wait) = retry.values().max() {
+            if round < 3 {
+                tracing::info!(
+                    objects = pending.len(),
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for other writers' claims"
+                );
+                tokio::time::sleep(*wait + Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for unit in pending {
+        let (day, o) = &units[unit as usize];
+        failed_day[*day] = true;
+        failures.push((
+            format!("s3://{}/{}", sel.bucket, o.key),
+            "another writer kept its claim on the object".into(),
+        ));
+    }
+    engine.finish().await?;
+    progress.finish();
+    failures.sort();
+    Ok((
+        Summary::from_metrics(&metrics, started.elapsed(), failures),
+        plan_line,
+    ))
+}

@@ -5,11 +5,18 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{BloomFilterPosition, EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use crate::LakeError;
 
@@ -48,34 +55,88 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
 }
 
 /// A Parquet file under construction in the spool folder. Row groups are written to disk as
-/// they are encoded, so only the row group in progress is held in memory.
+/// they are encoded, so only the row group in progress is held in memory; its columns are
+/// encoded in parallel on the rayon pool (one task per top-level column).
 pub(crate) struct OpenFile {
-    writer: ArrowWriter<BufWriter<File>>,
+    writer: SerializedFileWriter<BufWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    row_groups: usize,
     temp: PathBuf,
+}
+
+/// Number of Parquet leaf columns under each top-level field of the schema.
+fn leaf_counts() -> &'static [usize] {
+    static COUNTS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    fn leaves(t: &DataType) -> usize {
+        match t {
+            DataType::Struct(fields) => fields.iter().map(|f| leaves(f.data_type())).sum(),
+            DataType::List(f) | DataType::LargeList(f) => leaves(f.data_type()),
+            _ => 1,
+        }
+    }
+    COUNTS.get_or_init(|| {
+        trailpipe_record::schema()
+            .fields()
+            .iter()
+            .map(|f| leaves(f.data_type()))
+            .collect()
+    })
 }
 
 impl OpenFile {
     pub(crate) fn create(temp: PathBuf, props: &WriterProperties) -> Result<OpenFile, LakeError> {
         let file = File::create(&temp).map_err(|e| LakeError::io(&temp, e))?;
-        let writer = ArrowWriter::try_new(
+        let (writer, factory) = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             trailpipe_record::schema(),
             Some(props.clone()),
         )
+        .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| LakeError::parquet(&temp, e))?;
-        Ok(OpenFile { writer, temp })
+        Ok(OpenFile {
+            writer,
+            factory,
+            row_groups: 0,
+            temp,
+        })
     }
 
-    /// Encodes `batches` as one row group.
+    /// Encodes `batches` as one row group, columns in parallel.
     pub(crate) fn write_row_group(&mut self, batches: &[RecordBatch]) -> Result<(), LakeError> {
-        for b in batches {
-            self.writer
-                .write(b)
-                .map_err(|e| LakeError::parquet(&self.temp, e))?;
+        let perr = |e| LakeError::parquet(&self.temp, e);
+        let mut writers = self
+            .factory
+            .create_column_writers(self.row_groups)
+            .map_err(perr)?
+            .into_iter();
+        let groups: Vec<Vec<ArrowColumnWriter>> = leaf_counts()
+            .iter()
+            .map(|n| writers.by_ref().take(*n).collect())
+            .collect();
+        let schema = trailpipe_record::schema();
+        let chunks: Vec<Result<Vec<ArrowColumnChunk>, ParquetError>> = groups
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, mut group)| {
+                let field = schema.field(i);
+                for b in batches {
+                    let leaves = compute_leaves(field, b.column(i))?;
+                    for (w, leaf) in group.iter_mut().zip(leaves) {
+                        w.write(&leaf)?;
+                    }
+                }
+                group.into_iter().map(ArrowColumnWriter::close).collect()
+            })
+            .collect();
+        let mut rg = self.writer.next_row_group().map_err(perr)?;
+        for group in chunks {
+            for chunk in group.map_err(perr)? {
+                chunk.append_to_row_group(&mut rg).map_err(perr)?;
+            }
         }
-        self.writer
-            .flush()
-            .map_err(|e| LakeError::parquet(&self.temp, e))
+        rg.close().map_err(perr)?;
+        self.row_groups += 1;
+        Ok(())
     }
 
     pub(crate) fn bytes_written(&self) -> u64 {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
 use crate::encode::{writer_properties, OpenFile};
@@ -83,6 +84,35 @@ struct Partition {
 }
 
 impl Partition {
+    /// Writes the footer (with the file's metadata) of a partition whose rows are all encoded.
+    fn close(self, key: PartitionKey) -> Result<Option<SealedFile>, LakeError> {
+        let Some(file) = self.file else {
+            return Ok(None);
+        };
+        let metadata = vec![
+            KeyValue::new(
+                "trailpipe.version".into(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new(
+                "trailpipe.sources".into(),
+                serde_json::to_string(&self.sources).unwrap_or_default(),
+            ),
+            KeyValue::new("trailpipe.rows".into(), self.rows.to_string()),
+        ];
+        let (temp, bytes) = file.close(metadata)?;
+        Ok(Some(SealedFile {
+            path: self.path,
+            temp,
+            partition: key,
+            rows: self.rows,
+            bytes,
+            units: self.units,
+            claim_deadline_ms: self.claim_deadline_ms,
+            opened_at: self.opened_at,
+        }))
+    }
+
     /// Writes the pending rows as one row group (opening the spool file on first use);
     /// returns the file's size so far. The caller subtracts `pending_bytes` from its total.
     fn encode_pending(
@@ -209,12 +239,11 @@ impl LakeWriter {
     }
 
     fn enforce_budget(&mut self) -> Result<Vec<SealedFile>, LakeError> {
-        let mut sealed = Vec::new();
         if self.pending_bytes <= self.config.memory_budget {
-            return Ok(sealed);
+            return Ok(Vec::new());
         }
-        // Encode the largest buffers first until well under the budget: fewer, larger row
-        // groups than encoding everything.
+        // Encode the largest buffers first until well under the budget (fewer, larger row
+        // groups than encoding everything), in parallel across partitions.
         let mut sizes: Vec<(u64, PartitionKey)> = self
             .partitions
             .iter()
@@ -222,49 +251,40 @@ impl LakeWriter {
             .map(|(k, p)| (p.pending_bytes, k.clone()))
             .collect();
         sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
-        for (_, key) in sizes {
-            if self.pending_bytes <= self.config.memory_budget / 2 {
+        let mut left = self.pending_bytes;
+        let mut chosen = std::collections::HashSet::new();
+        for (bytes, key) in sizes {
+            if left <= self.config.memory_budget / 2 {
                 break;
             }
-            sealed.extend(self.encode(&key)?);
+            left -= bytes;
+            chosen.insert(key);
         }
-        Ok(sealed)
+        let (spool, props) = (&self.config.spool_dir, &self.props);
+        let written: Vec<Result<(PartitionKey, u64, u64), LakeError>> = self
+            .partitions
+            .par_iter_mut()
+            .filter(|(k, _)| chosen.contains(*k))
+            .map(|(k, p)| {
+                let freed = p.pending_bytes;
+                p.encode_pending(spool, props)
+                    .map(|w| (k.clone(), freed, w))
+            })
+            .collect();
+        let mut full = Vec::new();
+        for r in written {
+            let (key, freed, size) = r?;
+            self.pending_bytes -= freed;
+            if size >= self.config.target_file_bytes {
+                full.push(key);
+            }
+        }
+        self.seal_keys(full)
     }
 
     /// Seals the file of `key` (encoding what is pending) and forgets the partition.
     fn seal(&mut self, key: &PartitionKey) -> Result<Option<SealedFile>, LakeError> {
-        if let Some(p) = self.partitions.get_mut(key) {
-            self.pending_bytes -= p.pending_bytes;
-            p.encode_pending(&self.config.spool_dir, &self.props)?;
-        }
-        let Some(p) = self.partitions.remove(key) else {
-            return Ok(None);
-        };
-        let Some(file) = p.file else {
-            return Ok(None);
-        };
-        let metadata = vec![
-            KeyValue::new(
-                "trailpipe.version".into(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-            KeyValue::new(
-                "trailpipe.sources".into(),
-                serde_json::to_string(&p.sources).unwrap_or_default(),
-            ),
-            KeyValue::new("trailpipe.rows".into(), p.rows.to_string()),
-        ];
-        let (temp, bytes) = file.close(metadata)?;
-        Ok(Some(SealedFile {
-            path: p.path,
-            temp,
-            partition: key.clone(),
-            rows: p.rows,
-            bytes,
-            units: p.units,
-            claim_deadline_ms: p.claim_deadline_ms,
-            opened_at: p.opened_at,
-        }))
+        Ok(self.seal_keys(vec![key.clone()])?.pop())
     }
 
     /// Seals every file whose first rows are older than the configured maximum age.
@@ -285,13 +305,25 @@ impl LakeWriter {
         self.seal_keys(keys)
     }
 
+    /// Seals the files of `keys`, encoding and closing them in parallel across partitions.
     fn seal_keys(&mut self, mut keys: Vec<PartitionKey>) -> Result<Vec<SealedFile>, LakeError> {
         keys.sort();
-        let mut out = Vec::new();
-        for k in keys {
-            out.extend(self.seal(&k)?);
+        let parts: Vec<(PartitionKey, Partition)> = keys
+            .into_iter()
+            .filter_map(|k| self.partitions.remove(&k).map(|p| (k, p)))
+            .collect();
+        for (_, p) in &parts {
+            self.pending_bytes -= p.pending_bytes;
         }
-        Ok(out)
+        let (spool, props) = (&self.config.spool_dir, &self.props);
+        let sealed: Vec<Result<Option<SealedFile>, LakeError>> = parts
+            .into_par_iter()
+            .map(|(key, mut p)| {
+                p.encode_pending(spool, props)?;
+                p.close(key)
+            })
+            .collect();
+        sealed.into_iter().filter_map(Result::transpose).collect()
     }
 
     /// When the oldest buffered rows reach the maximum age (for a timer), if any.

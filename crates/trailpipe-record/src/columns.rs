@@ -14,9 +14,7 @@ use crate::schema::{arrow_fields, Field, Kind};
 
 /// Scratch space shared by all builders of one decoder.
 #[derive(Default)]
-pub(crate) struct Scratch {
-    pub json: String,
-}
+pub(crate) struct Scratch {}
 
 pub(crate) enum Column {
     Str(StringBuilder),
@@ -91,9 +89,8 @@ impl Column {
                 if is_null {
                     b.append_null();
                 } else {
-                    scratch.json.clear();
-                    write_value(&mut scratch.json, nodes);
-                    b.append_value(&scratch.json);
+                    write_value(b, nodes);
+                    b.append_value("");
                 }
                 true
             }
@@ -181,6 +178,50 @@ impl ListColumn {
     }
 }
 
+/// Equality of short keys without a call into `memcmp`: field names are 2–30 bytes and most
+/// comparisons are hits of the predicted key.
+#[inline(always)]
+fn key_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        let x = u64::from_ne_bytes([
+            a[i],
+            a[i + 1],
+            a[i + 2],
+            a[i + 3],
+            a[i + 4],
+            a[i + 5],
+            a[i + 6],
+            a[i + 7],
+        ]);
+        let y = u64::from_ne_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ]);
+        if x != y {
+            return false;
+        }
+        i += 8;
+    }
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The columns of one JSON object with known keys (a struct, or the record itself).
 pub(crate) struct StructColumns {
     pub(crate) fields: &'static [Field],
@@ -208,12 +249,12 @@ impl StructColumns {
     #[inline]
     pub(crate) fn lookup(&mut self, key: &str) -> Option<usize> {
         let n = self.fields.len();
-        if self.next < n && self.fields[self.next].name == key {
+        if self.next < n && key_eq(self.fields[self.next].name, key) {
             let i = self.next;
             self.next = i + 1;
             return Some(i);
         }
-        let i = self.fields.iter().position(|f| f.name == key)?;
+        let i = self.fields.iter().position(|f| key_eq(f.name, key))?;
         self.next = i + 1;
         Some(i)
     }

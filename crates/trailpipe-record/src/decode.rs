@@ -1,9 +1,8 @@
 //! The hot path: one log object's bytes → gunzip → simd-json tape → Arrow batches by partition.
 
-use std::io::Read;
-
 use arrow_array::builder::StringBuilder;
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
+use flate2::{Decompress, FlushDecompress, Status};
 use simd_json::{Buffers, Node, Tape};
 
 use crate::columns::{Scratch, StructColumns};
@@ -82,6 +81,9 @@ pub struct Records {
     pub unknown_fields: u64,
 }
 
+/// Buffers that grew past this for one object are released afterwards.
+const BIG_OBJECT: usize = 32 << 20;
+
 /// Decodes log objects. Holds reusable buffers; one per thread.
 pub struct Decoder {
     options: DecodeOptions,
@@ -90,6 +92,48 @@ pub struct Decoder {
     tape: Option<Tape<'static>>,
     scratch: Scratch,
     extra: String,
+}
+
+fn gzip_error(msg: impl Into<String>) -> DecodeError {
+    DecodeError::Gzip(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        msg.into(),
+    ))
+}
+
+/// Inflates every gzip member of `raw` into `out` (which must be empty), writing straight into
+/// its spare capacity, and stops at `cap` bytes.
+fn gunzip(raw: &[u8], out: &mut Vec<u8>, cap: u64) -> Result<(), DecodeError> {
+    let mut input = raw;
+    while !input.is_empty() {
+        if !input.starts_with(&[0x1f, 0x8b]) {
+            return Err(gzip_error("invalid gzip header after a complete member"));
+        }
+        let mut z = Decompress::new_gzip(15);
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().clamp(64 << 10, 64 << 20));
+            }
+            let before = (z.total_in(), out.len());
+            let status = z
+                .decompress_vec(&input[z.total_in() as usize..], out, FlushDecompress::None)
+                .map_err(|e| gzip_error(e.to_string()))?;
+            if out.len() as u64 > cap {
+                return Err(DecodeError::TooLarge { cap });
+            }
+            match status {
+                Status::StreamEnd => break,
+                _ if (z.total_in(), out.len()) == before && out.len() < out.capacity() => {
+                    return Err(gzip_error(
+                        "unexpected end of the gzip stream (truncated object)",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        input = &input[z.total_in() as usize..];
+    }
+    Ok(())
 }
 
 impl Decoder {
@@ -116,11 +160,7 @@ impl Decoder {
                 self.json
                     .reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
             }
-            let mut gz = flate2::read::MultiGzDecoder::new(raw).take(cap + 1);
-            gz.read_to_end(&mut self.json).map_err(DecodeError::Gzip)?;
-            if self.json.len() as u64 > cap {
-                return Err(DecodeError::TooLarge { cap });
-            }
+            gunzip(raw, &mut self.json, cap)?;
         } else {
             let start = raw.iter().position(|b| !b.is_ascii_whitespace());
             if start.map(|i| raw[i]) != Some(b'{') {
@@ -149,6 +189,10 @@ impl Decoder {
             .map_err(|e| DecodeError::Json(e.to_string()))
             .and_then(|()| decode_document(&tape.0, scratch, extra));
         *tape_slot = Some(tape.reset());
+        if self.json.capacity() > BIG_OBJECT {
+            // an unusually large object: do not keep ~5x its size in buffers for the next one
+            *self = Decoder::new(self.options);
+        }
         let mut out = result?;
         if let Decoded::Records(r) = &mut out {
             r.json_bytes = len as u64;
@@ -198,67 +242,87 @@ fn decode_document(
         return Err(DecodeError::Shape("\"Records\" is not an array".into()));
     };
     let mut out = Records::default();
-    let mut builders: Vec<(PartitionKey, RowBuilder)> = Vec::new();
+    let mut rows = RowBuilder::new(len);
+    // partition of each row; consecutive records nearly always share it
+    let mut keys: Vec<PartitionKey> = Vec::new();
+    let mut row_key: Vec<u32> = Vec::with_capacity(len);
+    let mut last: Option<(Route<'_>, u32)> = None;
     let mut p = 1;
     for i in 0..len {
         let record = &records[p..];
         if !matches!(record[0], Node::Object { .. }) {
             return Err(DecodeError::Shape(format!("Records[{i}] is not an object")));
         }
-        let key = partition_of(record);
-        let slot = match builders.iter().position(|(k, _)| *k == key) {
-            Some(slot) => slot,
-            None => {
-                builders.push((key, RowBuilder::new(len)));
-                builders.len() - 1
+        let route = rows.append(record, scratch, extra, &mut out);
+        let slot = match &last {
+            Some((r, slot)) if *r == route => *slot,
+            _ => {
+                let key = route.key();
+                let slot = match keys.iter().position(|k| *k == key) {
+                    Some(s) => s as u32,
+                    None => {
+                        keys.push(key);
+                        keys.len() as u32 - 1
+                    }
+                };
+                last = Some((route, slot));
+                slot
             }
         };
-        builders[slot].1.append(record, scratch, extra, &mut out);
+        row_key.push(slot);
         out.records += 1;
         p += value_len(record);
     }
-    out.partitions = builders
-        .into_iter()
-        .map(|(key, mut b)| PartitionBatch {
-            key,
-            batch: b.finish(),
-        })
-        .collect();
+    let batch = rows.finish();
+    out.partitions = if keys.len() <= 1 {
+        keys.into_iter()
+            .map(|key| PartitionBatch {
+                key,
+                batch: batch.clone(),
+            })
+            .collect()
+    } else {
+        let mut parts = Vec::with_capacity(keys.len());
+        for (slot, key) in keys.into_iter().enumerate() {
+            let mask: BooleanArray = row_key.iter().map(|k| Some(*k as usize == slot)).collect();
+            let part = arrow_select::filter::filter_record_batch(&batch, &mask)
+                .map_err(|e| DecodeError::Shape(format!("splitting by partition: {e}")))?;
+            parts.push(PartitionBatch { key, batch: part });
+        }
+        parts
+    };
     Ok(Decoded::Records(out))
 }
 
-/// Reads the four values that route a record: account, region, event date and table.
-fn partition_of(record: &[Node<'_>]) -> PartitionKey {
-    let Node::Object { len, .. } = record[0] else {
-        unreachable!("checked by the caller")
-    };
-    let (mut account, mut region, mut time) = (None, None, None);
-    let mut table = Table::CloudTrail;
-    let mut p = 1;
-    for _ in 0..len {
-        let key = match record[p] {
-            Node::String(k) => k,
-            _ => "",
-        };
-        let value = match record[p + 1] {
-            Node::String(v) => Some(v),
-            _ => None,
-        };
-        match key {
-            "recipientAccountId" => account = value,
-            "awsRegion" => region = value,
-            "eventTime" => time = value,
-            "eventType" if value == Some("AwsCloudTrailInsight") => table = Table::Insights,
-            "eventCategory" if value == Some("Insight") => table = Table::Insights,
-            _ => {}
-        }
-        p += 1 + value_len(&record[p + 1..]);
-    }
-    let date = event_date(time.and_then(parse_event_time), time);
-    PartitionKey::from_values(table, account, region, date)
+/// The raw values that route a record, borrowed from the tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Route<'a> {
+    account: Option<&'a str>,
+    region: Option<&'a str>,
+    time: Option<&'a str>,
+    insight: bool,
 }
 
-/// Builds the rows of one partition.
+impl Route<'_> {
+    fn key(&self) -> PartitionKey {
+        let table = if self.insight {
+            Table::Insights
+        } else {
+            Table::CloudTrail
+        };
+        let date = event_date(self.time.and_then(parse_event_time), self.time);
+        PartitionKey::from_values(table, self.account, self.region, date)
+    }
+}
+
+/// Positions in [`RECORD`] of the fields that route a record.
+const EVENT_TIME: usize = 2;
+const AWS_REGION: usize = 5;
+const EVENT_TYPE: usize = 17;
+const RECIPIENT_ACCOUNT: usize = 20;
+const EVENT_CATEGORY: usize = 25;
+
+/// Builds the rows of one object.
 struct RowBuilder {
     record: StructColumns,
     extra: StringBuilder,
@@ -273,17 +337,20 @@ impl RowBuilder {
         }
     }
 
-    fn append(
+    /// Appends one record; returns the values that route it (captured on the way, by field
+    /// position, so routing costs no extra pass and no string comparison).
+    fn append<'t>(
         &mut self,
-        record: &[Node<'_>],
+        record: &[Node<'t>],
         scratch: &mut Scratch,
         extra: &mut String,
         out: &mut Records,
-    ) {
+    ) -> Route<'t> {
         let Node::Object { len, .. } = record[0] else {
             unreachable!("checked by the caller")
         };
         extra.clear();
+        let mut route = Route::default();
         let mut seen: u64 = 0;
         let mut p = 1;
         self.record.reset_prediction();
@@ -293,7 +360,18 @@ impl RowBuilder {
                 _ => "",
             };
             let value = &record[p + 1..];
-            let kept = match self.record.lookup(key) {
+            let found = self.record.lookup(key);
+            if let (Some(i), Node::String(v)) = (found, value[0]) {
+                match i {
+                    EVENT_TIME => route.time = Some(v),
+                    AWS_REGION => route.region = Some(v),
+                    RECIPIENT_ACCOUNT => route.account = Some(v),
+                    EVENT_TYPE => route.insight |= v == "AwsCloudTrailInsight",
+                    EVENT_CATEGORY => route.insight |= v == "Insight",
+                    _ => {}
+                }
+            }
+            let kept = match found {
                 Some(i) if seen & (1 << i) == 0 => {
                     seen |= 1 << i;
                     let fits = self.record.columns[i].append(value, scratch);
@@ -322,6 +400,7 @@ impl RowBuilder {
             extra.push('}');
             self.extra.append_value(extra.as_str());
         }
+        route
     }
 
     fn finish(&mut self) -> RecordBatch {
@@ -420,6 +499,26 @@ mod tests {
     fn digest_files_are_recognised() {
         let digest = br#"{"awsAccountId":"123456789012","digestStartTime":"2024-01-01T00:00:00Z","digestPublicKeyFingerprint":"ab","logFiles":[]}"#;
         assert!(matches!(decode(&gz(digest)), Ok(Decoded::Digest)));
+    }
+
+    #[test]
+    fn routing_positions_match_the_schema() {
+        for (i, name) in [
+            (EVENT_TIME, "eventTime"),
+            (AWS_REGION, "awsRegion"),
+            (EVENT_TYPE, "eventType"),
+            (RECIPIENT_ACCOUNT, "recipientAccountId"),
+            (EVENT_CATEGORY, "eventCategory"),
+        ] {
+            assert_eq!(RECORD[i].name, name);
+        }
+    }
+
+    #[test]
+    fn trailing_garbage_after_a_member_is_an_error() {
+        let mut raw = gz(DOC);
+        raw.extend_from_slice(b"junk");
+        assert!(matches!(decode(&raw), Err(DecodeError::Gzip(_))));
     }
 
     #[test]

@@ -1,7 +1,37 @@
 //! Writing JSON text: tape sub-trees back to compact text, and string escaping. Used for the
 //! free-form columns, `_extra`, and the lossless rebuild.
 
+use arrow_array::builder::StringBuilder;
 use simd_json::{Node, StaticNode};
+
+/// Where JSON text goes: a `String`, or straight into the value being built in an Arrow
+/// string column (saving a copy of every free-form field).
+pub trait JsonOut {
+    fn push_str(&mut self, s: &str);
+    #[inline]
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl JsonOut for String {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s)
+    }
+    #[inline]
+    fn push(&mut self, c: char) {
+        String::push(self, c)
+    }
+}
+
+impl JsonOut for StringBuilder {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        // appends to the value in progress; `append_value("")` then ends it
+        let _ = std::fmt::Write::write_str(self, s);
+    }
+}
 
 /// Bytes that must be escaped inside a JSON string: `"`, `\` and control characters.
 static NEEDS_ESCAPE: [bool; 256] = {
@@ -17,7 +47,7 @@ static NEEDS_ESCAPE: [bool; 256] = {
 };
 
 /// Appends `s` as a quoted JSON string.
-pub fn write_str(out: &mut String, s: &str) {
+pub fn write_str<W: JsonOut>(out: &mut W, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -36,9 +66,15 @@ pub fn write_str(out: &mut String, s: &str) {
             0x0c => out.push_str("\\f"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 0xf) as usize] as char);
+                let esc = [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ];
+                out.push_str(std::str::from_utf8(&esc).unwrap_or_default());
             }
         }
         start = i + 1;
@@ -48,7 +84,7 @@ pub fn write_str(out: &mut String, s: &str) {
 }
 
 /// Appends a scalar tape node as JSON.
-pub fn write_static(out: &mut String, node: &StaticNode) {
+pub fn write_static<W: JsonOut>(out: &mut W, node: &StaticNode) {
     match node {
         StaticNode::Null => out.push_str("null"),
         StaticNode::Bool(true) => out.push_str("true"),
@@ -73,7 +109,7 @@ pub fn value_len(nodes: &[Node<'_>]) -> usize {
 }
 
 /// Appends the value starting at `nodes[0]` as compact JSON; returns the nodes it spanned.
-pub fn write_value(out: &mut String, nodes: &[Node<'_>]) -> usize {
+pub fn write_value<W: JsonOut>(out: &mut W, nodes: &[Node<'_>]) -> usize {
     match nodes[0] {
         Node::String(s) => {
             write_str(out, s);

@@ -85,6 +85,8 @@ enum Msg {
         source: String,
         created_ms: Option<u64>,
         result: Result<Decoded, DecodeError>,
+        /// Memory the decoded rows hold until the writer has appended them.
+        _ahead: Option<OwnedSemaphorePermit>,
     },
     Finish(oneshot::Sender<Result<()>>),
     Flush(oneshot::Sender<Result<()>>),
@@ -93,8 +95,12 @@ enum Msg {
 
 /// Handle to a running engine.
 pub struct Engine {
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
     permits: Arc<Semaphore>,
+    /// KiB of decoded rows waiting for the writer: lets decoding run ahead while the writer
+    /// encodes a row group, within a bound.
+    ahead: Arc<Semaphore>,
+    ahead_cap: u32,
     in_flight: usize,
     decode: DecodeOptions,
     metrics: Arc<Metrics>,
@@ -128,7 +134,9 @@ impl Engine {
         metrics: Arc<Metrics>,
     ) -> Result<(Engine, mpsc::UnboundedReceiver<Completion>)> {
         let writer = LakeWriter::new(config.writer.clone()).context("starting the lake writer")?;
-        let (tx, rx) = mpsc::channel(config.in_flight.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ahead_kib =
+            (config.writer.memory_budget / 4 / 1024).clamp(1024, u32::MAX as u64 >> 4) as usize;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let state = WriterTask {
             store,
@@ -143,6 +151,8 @@ impl Engine {
             Engine {
                 tx,
                 permits: Arc::new(Semaphore::new(config.in_flight.max(1))),
+                ahead: Arc::new(Semaphore::new(ahead_kib)),
+                ahead_cap: ahead_kib as u32,
                 in_flight: config.in_flight.max(1),
                 decode: config.decode,
                 metrics,
@@ -166,7 +176,8 @@ impl Engine {
             .fetch_add(work.bytes.len() as u64, Relaxed);
         let tx = self.tx.clone();
         let options = self.decode;
-        tokio::spawn(decode_and_forward(work, options, tx, permit));
+        let ahead = (self.ahead.clone(), self.ahead_cap);
+        tokio::spawn(decode_and_forward(work, options, tx, permit, ahead));
         Ok(())
     }
 
@@ -181,7 +192,6 @@ impl Engine {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send(Msg::Finish(reply))
-            .await
             .map_err(|_| anyhow!("the lake writer stopped early"))?;
         wait.await
             .map_err(|_| anyhow!("the lake writer stopped early"))?
@@ -198,7 +208,6 @@ impl Engine {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send(Msg::Flush(reply))
-            .await
             .map_err(|_| anyhow!("the lake writer stopped early"))?;
         wait.await
             .map_err(|_| anyhow!("the lake writer stopped early"))?
@@ -209,7 +218,7 @@ impl Engine {
     pub async fn abort(&self) {
         self.permits.close();
         let (reply, wait) = oneshot::channel();
-        if self.tx.send(Msg::Abort(reply)).await.is_ok() {
+        if self.tx.send(Msg::Abort(reply)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -223,8 +232,9 @@ impl Engine {
 async fn decode_and_forward(
     work: Work,
     options: DecodeOptions,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
     permit: OwnedSemaphorePermit,
+    (ahead, ahead_cap): (Arc<Semaphore>, u32),
 ) {
     let (rtx, rrx) = oneshot::channel();
     let bytes = work.bytes;
@@ -235,14 +245,26 @@ async fn decode_and_forward(
         Ok(r) => r,
         Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
     };
-    let _ = tx
-        .send(Msg::Decoded {
-            unit: work.unit,
-            source: work.source,
-            created_ms: work.created_ms,
-            result,
-        })
-        .await;
+    let kib = match &result {
+        Ok(Decoded::Records(r)) => {
+            r.partitions
+                .iter()
+                .map(|p| p.batch.get_array_memory_size())
+                .sum::<usize>()
+                / 1024
+        }
+        _ => 0,
+    };
+    // a batch larger than the whole allowance still goes through, alone
+    let need = (kib as u32).clamp(1, ahead_cap);
+    let ahead_permit = ahead.acquire_many_owned(need).await.ok();
+    let _ = tx.send(Msg::Decoded {
+        unit: work.unit,
+        source: work.source,
+        created_ms: work.created_ms,
+        result,
+        _ahead: ahead_permit,
+    });
     drop(permit);
 }
 
@@ -265,7 +287,7 @@ struct WriterTask<S> {
 }
 
 impl<S: Store> WriterTask<S> {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         loop {
             let deadline = self
                 .writer
@@ -286,7 +308,11 @@ impl<S: Store> WriterTask<S> {
                     source,
                     created_ms,
                     result,
-                }) => self.on_decoded(unit, source, created_ms, result).await,
+                    _ahead,
+                }) => {
+                    self.on_decoded(unit, source, created_ms, result).await;
+                    drop(_ahead); // the rows are in the writer now
+                }
                 Some(Msg::Finish(reply)) => {
                     let sealed = self.blocking(|w| w.seal_all()).await;
                     let ok = sealed.is_ok();

@@ -191,7 +191,8 @@ struct LakeArgs {
     /// Seal a partition's Parquet file at about this size (MB).
     #[arg(long, env = "TRAILPIPE_TARGET_FILE_MB", default_value_t = 128)]
     target_file_mb: u64,
-    /// Memory for rows not yet encoded, across partitions (MB); over it, the largest are encoded first.
+    /// Memory budget of the process (MB): 45% of it holds rows not yet encoded, across
+    /// partitions; over that, the largest buffers are encoded first.
     #[arg(long, env = "TRAILPIPE_MEMORY_BUDGET_MB", default_value_t = 512)]
     memory_budget_mb: u64,
     /// Encode a partition's rows as a row group once they take this much memory (MB).
@@ -280,7 +281,9 @@ impl LakeArgs {
             writer: WriterConfig {
                 target_file_bytes: self.target_file_mb << 20,
                 row_group_bytes: self.row_group_mb << 20,
-                memory_budget: self.memory_budget_mb << 20,
+                // the budget is for the whole process: unencoded rows get 45% of it (and
+                // decode-ahead a quarter of that); decoders, encoders and the allocator the rest
+                memory_budget: (self.memory_budget_mb << 20) * 45 / 100,
                 max_file_age: Duration::from_secs(self.max_file_age_secs),
                 zstd_level: self.zstd_level,
                 ..WriterConfig::default()

@@ -1,0 +1,356 @@
+//! The end-to-end benchmark: on one synthetic corpus, in one run on one warm machine,
+//! the floor (gunzip; gunzip + simd-json tape, all cores), `trailpipe ingest`, and DuckDB
+//! converting the same corpus to the same partitions; then five queries over both lakes.
+//! Each figure is the median of several runs; the report goes to `target/bench-report/`.
+//!
+//! `cargo build --release -p trailpipe && cargo bench --bench pipeline -- --corpus-mb 1000`
+//! Options: `--runs N` (3), `--accounts N --regions N --days N` (3, 2, 2), `--seed S`.
+//! Under `cargo test` it runs once on a 3 MB corpus with the debug binary, as a smoke test.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+fn arg(name: &str) -> Option<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs a command under GNU time: (wall seconds, peak RSS MB, stdout).
+fn timed(program: &Path, args: &[&str]) -> (f64, f64, String) {
+    let stats = std::env::temp_dir().join(format!("trailpipe-bench-time-{}", std::process::id()));
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o", stats.to_str().unwrap()])
+        .arg(program)
+        .args(args)
+        .env("TRAILPIPE_LOG", "warn")
+        .output()
+        .expect("running /usr/bin/time");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&stats).unwrap();
+    let last = text.lines().last().unwrap_or("0 0").to_string();
+    let mut it = last.split_whitespace();
+    let wall: f64 = it.next().unwrap().parse().unwrap();
+    let rss_kb: f64 = it.next().unwrap().parse().unwrap();
+    (
+        wall,
+        rss_kb / 1024.0,
+        String::from_utf8_lossy(&out.stdout).into(),
+    )
+}
+
+fn dir_bytes(dir: &Path, ext: &str) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(ext) {
+                total += e.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains("/CloudTrail/") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+struct Row {
+    name: String,
+    mb_s: f64,
+    rec_s: f64,
+    rss_mb: Option<f64>,
+    out_mb: Option<f64>,
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let corpus_mb = arg("--corpus-mb").unwrap_or(if full { 1000 } else { 3 });
+    let runs = arg("--runs").unwrap_or(if full { 3 } else { 1 }) as usize;
+    let accounts = arg("--accounts").unwrap_or(3) as usize;
+    let regions = arg("--regions").unwrap_or(2) as usize;
+    let days = arg("--days").unwrap_or(2) as u32;
+    let seed = arg("--seed").unwrap_or(1);
+    let threads = rayon::current_num_threads();
+    let target = repo().join("target");
+    let profile = if full { "release" } else { "debug" };
+    let bin = std::env::var_os("TRAILPIPE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.join(profile).join("trailpipe"));
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build {}-p trailpipe",
+        bin.display(),
+        if full { "--release " } else { "" }
+    );
+    let python = std::env::var_os("TRAILPIPE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: scripts/test creates the virtualenv with duckdb",
+        python.display()
+    );
+
+    // the corpus, generated once and kept
+    let corpus = target.join(format!(
+        "bench-corpus-{corpus_mb}mb-{accounts}a{regions}r{days}d-s{seed}"
+    ));
+    if !corpus.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&corpus);
+        let cfg = trailpipe_synth::SynthConfig {
+            accounts,
+            regions,
+            days,
+            target_bytes: Some(corpus_mb * 1_000_000),
+            seed,
+            ..Default::default()
+        };
+        let s = trailpipe_synth::generate(&cfg, &corpus).expect("generating the corpus");
+        std::fs::write(corpus.join(".complete"), format!("{s:?}")).unwrap();
+    }
+    let files = log_files(&corpus);
+    let objects: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let gz_bytes: u64 = objects.iter().map(|o| o.len() as u64).sum();
+
+    // floor 1: gunzip only; floor 2: gunzip + simd-json tape
+    let gunzip = |parse: bool| -> (f64, u64) {
+        let t = Instant::now();
+        let bytes: u64 = objects
+            .par_iter()
+            .map_init(
+                || (Vec::new(), simd_json::Buffers::default()),
+                |(buf, buffers), gz| {
+                    buf.clear();
+                    flate2::read::MultiGzDecoder::new(&gz[..])
+                        .read_to_end(buf)
+                        .unwrap();
+                    let n = buf.len();
+                    if parse {
+                        buf.resize(n + simd_json::INPUT_PADDING, 0);
+                        let mut tape = simd_json::Tape::null();
+                        simd_json::fill_tape_padded(buf, n, buffers, &mut tape).unwrap();
+                        std::hint::black_box(tape.0.len());
+                    }
+                    n as u64
+                },
+            )
+            .sum();
+        (t.elapsed().as_secs_f64(), bytes)
+    };
+    let json_bytes = gunzip(false).1;
+    let json_mb = json_bytes as f64 / 1e6;
+    let floor_gz = median((0..runs.max(3)).map(|_| gunzip(false).0).collect());
+    let floor_parse = median((0..runs.max(3)).map(|_| gunzip(true).0).collect());
+
+    // trailpipe ingest, all threads and one thread
+    let out_root = target.join("bench-out");
+    let _ = std::fs::remove_dir_all(&out_root);
+    let mut records = 0u64;
+    let mut ingest = |threads_arg: usize| -> (f64, f64, u64) {
+        let mut walls = Vec::new();
+        let mut rss = Vec::new();
+        let mut bytes = 0;
+        for run in 0..runs {
+            let lake = out_root.join(format!("trailpipe-{threads_arg}t-{run}"));
+            let summary = out_root.join(format!("summary-{threads_arg}t-{run}.json"));
+            let (wall, peak, _) = timed(
+                &bin,
+                &[
+                    "ingest",
+                    corpus.join("AWSLogs").to_str().unwrap(),
+                    "--lake",
+                    lake.to_str().unwrap(),
+                    "--threads",
+                    &threads_arg.to_string(),
+                    "--summary-json",
+                    summary.to_str().unwrap(),
+                ],
+            );
+            let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+            records = s["records"].as_u64().unwrap();
+            walls.push(wall);
+            rss.push(peak);
+            bytes = dir_bytes(&lake.join("cloudtrail"), ".parquet");
+            if run + 1 < runs {
+                let _ = std::fs::remove_dir_all(&lake);
+            }
+        }
+        (median(walls), median(rss), bytes)
+    };
+    let (tp_wall, tp_rss, tp_bytes) = ingest(threads);
+    let (tp1_wall, tp1_rss, _) = if threads > 1 {
+        ingest(1)
+    } else {
+        (tp_wall, tp_rss, tp_bytes)
+    };
+
+    // DuckDB, same threads
+    let script = repo().join("benches/support/duckdb_convert.py");
+    let mut walls = Vec::new();
+    let mut rss = Vec::new();
+    let mut duck_records = 0;
+    let mut duck_bytes = 0;
+    for run in 0..runs {
+        let out = out_root.join(format!("duckdb-{run}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let (wall, peak, stdout) = timed(
+            &python,
+            &[
+                script.to_str().unwrap(),
+                corpus.to_str().unwrap(),
+                out.to_str().unwrap(),
+                &threads.to_string(),
+            ],
+        );
+        let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+        duck_records = v["records"].as_u64().unwrap();
+        duck_bytes = dir_bytes(&out, ".parquet");
+        walls.push(wall);
+        rss.push(peak);
+    }
+    let (duck_wall, duck_rss) = (median(walls), median(rss));
+
+    // queries over both lakes
+    let queries = Command::new(&python)
+        .arg(repo().join("benches/support/queries.py"))
+        .arg(runs.max(3).to_string())
+        .arg(out_root.join(format!("trailpipe-{threads}t-{}", runs - 1)))
+        .arg(out_root.join(format!("duckdb-{}", runs - 1)))
+        .output()
+        .unwrap();
+    assert!(
+        queries.status.success(),
+        "queries failed: {}",
+        String::from_utf8_lossy(&queries.stderr)
+    );
+    let queries: Value = serde_json::from_slice(&queries.stdout).unwrap();
+
+    let rows = [
+        Row {
+            name: format!("floor: gunzip (zlib-rs, {threads} threads)"),
+            mb_s: json_mb / floor_gz,
+            rec_s: f64::NAN,
+            rss_mb: None,
+            out_mb: None,
+        },
+        Row {
+            name: format!("floor: gunzip + simd-json tape ({threads} threads)"),
+            mb_s: json_mb / floor_parse,
+            rec_s: f64::NAN,
+            rss_mb: None,
+            out_mb: None,
+        },
+        Row {
+            name: format!("trailpipe ingest ({threads} threads)"),
+            mb_s: json_mb / tp_wall,
+            rec_s: records as f64 / tp_wall,
+            rss_mb: Some(tp_rss),
+            out_mb: Some(tp_bytes as f64 / 1e6),
+        },
+        Row {
+            name: "trailpipe ingest (1 thread)".into(),
+            mb_s: json_mb / tp1_wall,
+            rec_s: records as f64 / tp1_wall,
+            rss_mb: Some(tp1_rss),
+            out_mb: None,
+        },
+        Row {
+            name: format!("DuckDB {threads} threads (read_json + COPY PARTITION_BY)"),
+            mb_s: json_mb / duck_wall,
+            rec_s: duck_records as f64 / duck_wall,
+            rss_mb: Some(duck_rss),
+            out_mb: Some(duck_bytes as f64 / 1e6),
+        },
+    ];
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let mut report = format!(
+        "Corpus: {} log files, {records} records, {json_mb:.0} MB JSON ({:.0} MB gzip); {accounts} accounts x {regions} regions x {days} days, seed {seed}.\n\
+         Machine: {threads} cores, {cpu}. Median of {runs} runs (floors: {}).\n\n\
+         | run | MB/s (JSON) | records/s | peak RSS | Parquet out |\n|---|---:|---:|---:|---:|\n",
+        files.len(), gz_bytes as f64 / 1e6, runs.max(3)
+    );
+    for r in &rows {
+        report.push_str(&format!(
+            "| {} | {:.0} | {} | {} | {} |\n",
+            r.name,
+            r.mb_s,
+            if r.rec_s.is_nan() {
+                "".into()
+            } else {
+                format!("{:.0}", r.rec_s)
+            },
+            r.rss_mb.map(|m| format!("{m:.0} MB")).unwrap_or_default(),
+            r.out_mb.map(|m| format!("{m:.1} MB")).unwrap_or_default(),
+        ));
+    }
+    report.push_str(&format!(
+        "\nRatios: trailpipe/DuckDB throughput **{:.2}x**, trailpipe/floor (gunzip+parse) **{:.0}%**, 2 threads/1 thread **{:.2}x**, \
+         peak RSS trailpipe/DuckDB {:.2}, lake size trailpipe/DuckDB {:.2}. Rows: trailpipe {records}, DuckDB {duck_records} (DuckDB reads only CloudTrail/ log files; trailpipe also ingests the Insights files and skips digests).\n",
+        duck_wall / tp_wall, floor_parse / tp_wall * 100.0, tp1_wall / tp_wall, tp_rss / duck_rss, tp_bytes as f64 / duck_bytes.max(1) as f64
+    ));
+    report.push_str("\n| query | trailpipe lake | DuckDB lake | rows |\n|---|---:|---:|---:|\n");
+    for q in queries["queries"].as_array().unwrap() {
+        report.push_str(&format!(
+            "| {} | {:.1} ms | {:.1} ms | {} / {} |\n",
+            q["name"].as_str().unwrap(),
+            q["a_ms"].as_f64().unwrap(),
+            q["b_ms"].as_f64().unwrap(),
+            q["a_rows"],
+            q["b_rows"]
+        ));
+    }
+    println!("{report}");
+    let dir = target.join("bench-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("pipeline-{corpus_mb}mb-{accounts}a{regions}r.md")),
+        &report,
+    )
+    .unwrap();
+    assert!(records > 0 && duck_records > 0);
+}

@@ -1,7 +1,6 @@
 //! Parquet encoding settings and one partition file being written on local disk.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
@@ -58,7 +57,9 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
 /// they are encoded, so only the row group in progress is held in memory; its columns are
 /// encoded in parallel on the rayon pool (one task per top-level column).
 pub(crate) struct OpenFile {
-    writer: SerializedFileWriter<BufWriter<File>>,
+    // parquet's TrackedWrite buffers already; no extra BufWriter per open file (thousands of
+    // partitions may be open at once)
+    writer: SerializedFileWriter<File>,
     factory: ArrowRowGroupWriterFactory,
     row_groups: usize,
     temp: PathBuf,
@@ -86,13 +87,10 @@ fn leaf_counts() -> &'static [usize] {
 impl OpenFile {
     pub(crate) fn create(temp: PathBuf, props: &WriterProperties) -> Result<OpenFile, LakeError> {
         let file = File::create(&temp).map_err(|e| LakeError::io(&temp, e))?;
-        let (writer, factory) = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            trailpipe_record::schema(),
-            Some(props.clone()),
-        )
-        .and_then(ArrowWriter::into_serialized_writer)
-        .map_err(|e| LakeError::parquet(&temp, e))?;
+        let (writer, factory) =
+            ArrowWriter::try_new(file, trailpipe_record::schema(), Some(props.clone()))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(|e| LakeError::parquet(&temp, e))?;
         Ok(OpenFile {
             writer,
             factory,
@@ -153,9 +151,7 @@ impl OpenFile {
             .writer
             .into_inner()
             .map_err(|e| LakeError::parquet(&temp, e))?;
-        let file = inner
-            .into_inner()
-            .map_err(|e| LakeError::io(&temp, e.into_error()))?;
+        let file = inner;
         file.sync_all().map_err(|e| LakeError::io(&temp, e))?;
         let size = file.metadata().map_err(|e| LakeError::io(&temp, e))?.len();
         Ok((temp, size))

@@ -17,6 +17,9 @@ use trailpipe_record::PartitionKey;
 use crate::encode::{writer_properties, OpenFile};
 use crate::LakeError;
 
+/// Open files beyond which memory pressure seals files rather than adding row groups.
+const MAX_OPEN_FILES: usize = 256;
+
 /// Sizes and ages that decide when rows are encoded and files are sealed.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -272,10 +275,19 @@ impl LakeWriter {
             })
             .collect();
         let mut full = Vec::new();
+        let many_open = self
+            .partitions
+            .values()
+            .filter(|p| p.file.is_some())
+            .count()
+            > MAX_OPEN_FILES;
         for r in written {
             let (key, freed, size) = r?;
             self.pending_bytes -= freed;
-            if size >= self.config.target_file_bytes {
+            // with very many active partitions (an organization trail's accounts x regions),
+            // files are sealed under memory pressure instead of held open: memory stays
+            // bounded at the price of smaller files
+            if size >= self.config.target_file_bytes || many_open {
                 full.push(key);
             }
         }

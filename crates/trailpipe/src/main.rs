@@ -2,6 +2,7 @@
 //!
 //! AWS CloudTrail log deliveries to a partitioned, lossless Parquet lake for Athena and DuckDB.
 //!
+//! * `demo` — generates sample deliveries and ingests them into a local lake (no AWS needed).
 //! * `ingest` — local files or folders into a local lake (no AWS needed).
 //! * `run` — the daemon: SQS notifications → S3 objects → lake (local folder or S3).
 //! * `backfill` — historical S3 prefixes into the lake, resumable, or fanned out through SQS.
@@ -59,6 +60,16 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate sample deliveries into DIR/sample and ingest them into a fresh DIR/lake, then
+    /// print a DuckDB query to try. Needs no AWS account.
+    Demo {
+        /// Folder for the sample data and the lake.
+        #[arg(long, default_value = "trailpipe-demo")]
+        dir: PathBuf,
+        /// Number of log files to generate.
+        #[arg(long, default_value_t = 400)]
+        files: usize,
+    },
     /// Ingest local CloudTrail files (.json.gz or .json, folders recursively) into a local lake.
     #[command(args_override_self = true)]
     Ingest {
@@ -209,6 +220,13 @@ struct LakeArgs {
     zstd_level: i32,
 }
 
+/// The lake flags at their defaults (or `TRAILPIPE_*` values), for `demo`.
+#[derive(Parser)]
+struct DefaultLake {
+    #[command(flatten)]
+    lake: LakeArgs,
+}
+
 /// AWS settings shared by the commands that talk to AWS.
 #[derive(Args, Clone)]
 struct AwsArgs {
@@ -331,6 +349,52 @@ fn main() -> Result<()> {
 
 async fn run(command: Command, threads: usize) -> Result<i32> {
     match command {
+        Command::Demo { dir, files } => {
+            let sample = dir.join("sample");
+            let lake = dir.join("lake");
+            let cfg = trailpipe_synth::SynthConfig {
+                files: Some(files),
+                seed: 1,
+                ..Default::default()
+            };
+            let out = sample.clone();
+            let s = tokio::task::spawn_blocking(move || trailpipe_synth::generate(&cfg, &out))
+                .await
+                .context("generator panicked")?
+                .context("generating sample deliveries")?;
+            println!(
+                "generated {} log files ({} records, {:.1} MB JSON) in {}",
+                s.log_files,
+                s.records,
+                s.json_bytes as f64 / 1e6,
+                sample.display()
+            );
+            if lake.exists() {
+                // the demo's own lake: start fresh so a second run does not add the rows again
+                std::fs::remove_dir_all(&lake)
+                    .with_context(|| format!("clearing {}", lake.display()))?;
+            }
+            let lake_args = DefaultLake::parse_from(["demo"]).lake;
+            let summary =
+                ingest::ingest(&[sample], &lake, lake_args.engine_config(threads)).await?;
+            summary.print();
+            let glob = lake.join("cloudtrail/account=*/region=*/date=*/*.parquet");
+            println!(
+                "\nThe lake is in {lake}. Query it with DuckDB, for example in Python \
+                 (python3 -m pip install duckdb):\n\n\
+                 import duckdb\n\
+                 duckdb.sql(\"SET TimeZone = 'UTC'\")\n\
+                 duckdb.sql(\"\"\"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet('{glob}',\n    \
+                 hive_partitioning = true, hive_types_autocast = false, union_by_name = true,\n    \
+                 hive_types = {{'account': VARCHAR, 'region': VARCHAR, 'date': DATE}})\"\"\")\n\
+                 duckdb.sql(\"\"\"SELECT eventSource, eventName, count(*) AS n, count(errorCode) AS errors\n    \
+                 FROM cloudtrail WHERE \"date\" = DATE '2024-03-01' GROUP BY ALL ORDER BY n DESC LIMIT 10\"\"\").show()\n\n\
+                 or run: python3 scripts/query.py {lake}",
+                lake = lake.display(),
+                glob = glob.display(),
+            );
+            Ok(if summary.failures.is_empty() { 0 } else { 1 })
+        }
         Command::Ingest {
             paths,
             lake,

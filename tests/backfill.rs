@@ -412,6 +412,60 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
     assert_exactly_once(&copy, &all);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_object_is_reported_and_its_day_is_not_checkpointed() {
+    let env = Env::new().await;
+    let account = &env.accounts()[0];
+    let day_prefix = format!("{PREFIX}/AWSLogs/{ORG}/{account}/CloudTrail/us-east-1/2030/01/01/");
+    let bad = format!(
+        "{day_prefix}{account}_CloudTrail_us-east-1_20300101T0000Z_truncatedtruncat.json.gz"
+    );
+    let good = format!(
+        "{day_prefix}{account}_CloudTrail_us-east-1_20300101T0005Z_goodgoodgoodgood.json.gz"
+    );
+    env.s3
+        .put_object()
+        .bucket(TRAIL)
+        .key(&bad)
+        .body(ByteStream::from_static(b"\x1f\x8b\x08\x00\x00\x00"))
+        .send()
+        .await
+        .unwrap();
+    let doc = format!(
+        r#"{{"Records":[{{"eventVersion":"1.08","eventTime":"2030-01-01T00:01:00Z","eventID":"good-1","recipientAccountId":"{account}","awsRegion":"us-east-1"}}]}}"#
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, doc.as_bytes()).unwrap();
+    env.s3
+        .put_object()
+        .bucket(TRAIL)
+        .key(&good)
+        .body(ByteStream::from(gz.finish().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let lake = tempdir("bf-bad");
+    for _ in 0..2 {
+        let out = env.backfill(&lake, &["--from", "2030-01-01", "--to", "2030-01-01"]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "a failed object gives exit status 1"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("FAILED s3://{TRAIL}/{bad}")) && stderr.contains("gzip"),
+            "{stderr}"
+        );
+        // the day is not checkpointed: the second run tries the bad object again
+    }
+    assert_eq!(
+        count(&lake, "cloudtrail", "WHERE eventID = 'good-1'"),
+        1,
+        "the good object landed once"
+    );
+}
+
 async fn download(s3: &aws_sdk_s3::Client, bucket: &str) -> PathBuf {
     let dir = tempdir("bf-copy");
     let resp = s3

@@ -397,7 +397,8 @@ fn assert_exactly_once(lake: &Path, records: &[Value]) {
 async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
     let env = Env::new(true).await;
     let (src, records) = synth("40", "21");
-    let mut d = env.daemon(&[], &[]);
+    // every lake file goes up as a multipart upload here, so that path is exercised too
+    let mut d = env.daemon(&[], &[("TRAILPIPE_MULTIPART_THRESHOLD_BYTES", "1")]);
     d.wait_ready();
     let keys = env.upload(&src).await;
     env.wait_empty(Duration::from_secs(90)).await;

@@ -207,6 +207,7 @@ pub enum Sse {
 /// A lake under `s3://bucket/prefix`. Files are built in a local spool folder and appear whole:
 /// a single PUT up to 64 MiB, above that a multipart upload completed only at the end.
 pub struct S3Store {
+    multipart_threshold: u64,
     client: Client,
     bucket: String,
     prefix: String,
@@ -214,6 +215,8 @@ pub struct S3Store {
     sse: Sse,
 }
 
+/// Files above this go up as a multipart upload. `TRAILPIPE_MULTIPART_THRESHOLD_BYTES`
+/// overrides it (tests use it to exercise the multipart path with small files).
 const MULTIPART_THRESHOLD: u64 = 64 << 20;
 const PART_SIZE: usize = 16 << 20;
 
@@ -229,7 +232,12 @@ impl S3Store {
         std::fs::create_dir_all(&spool)
             .map_err(|e| StoreError::new("create", spool.display().to_string(), e, false))?;
         let prefix = prefix.trim_matches('/');
+        let multipart_threshold = std::env::var("TRAILPIPE_MULTIPART_THRESHOLD_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MULTIPART_THRESHOLD);
         Ok(S3Store {
+            multipart_threshold,
             client,
             bucket: bucket.to_string(),
             prefix: if prefix.is_empty() {
@@ -371,7 +379,7 @@ impl Store for S3Store {
             .await
             .map_err(|e| StoreError::new("commit", temp.display().to_string(), e, false))?
             .len();
-        if size > MULTIPART_THRESHOLD {
+        if size > self.multipart_threshold {
             self.multipart(temp, path).await?;
         } else {
             let body = ByteStream::from_path(temp)

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use common::*;
@@ -50,7 +50,7 @@ impl Env {
             ORG,
         ]));
         let mut objects = Vec::new();
-        for path in walk(&src) {
+        for path in files_under(&src) {
             let rel = path
                 .strip_prefix(&src)
                 .unwrap()
@@ -65,9 +65,7 @@ impl Env {
                 .await
                 .unwrap();
             if rel.contains("/CloudTrail/") || rel.contains("/CloudTrail-Insight/") {
-                let one = tempdir("one");
-                std::fs::copy(&path, one.join("x.json.gz")).unwrap();
-                objects.push((key, records_under(&one)));
+                objects.push((key, records_in(&path)));
             }
         }
         for junk in [
@@ -127,23 +125,6 @@ impl Env {
         a.dedup();
         a
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The delivery day of a key: `.../YYYY/MM/DD/<file>`.
@@ -354,35 +335,7 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
         "{stdout}"
     );
     let mut daemon = run_daemon_until_drained(&env);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let attrs = env
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&queue)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap();
-        let depth: u64 = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ]
-        .iter()
-        .map(|k| {
-            attrs[&aws_sdk_sqs::types::QueueAttributeName::from(*k)]
-                .parse::<u64>()
-                .unwrap()
-        })
-        .sum();
-        if depth == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "queue not drained");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_queue_empty(&env.sqs, &queue, Duration::from_secs(90)).await;
     Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status()
@@ -467,33 +420,5 @@ async fn a_bad_object_is_reported_and_its_day_is_not_checkpointed() {
 }
 
 async fn download(s3: &aws_sdk_s3::Client, bucket: &str) -> PathBuf {
-    let dir = tempdir("bf-copy");
-    let resp = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix("lake/")
-        .max_keys(1000)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.is_truncated() != Some(true));
-    for o in resp.contents() {
-        let key = o.key().unwrap();
-        let body = s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
-        let path = dir.join(key.strip_prefix("lake/").unwrap());
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
-    }
-    dir
+    download_prefix(s3, bucket, "lake/").await
 }

@@ -92,20 +92,11 @@ impl Env {
     /// Uploads every file under `dir` to the trail bucket (key = relative path); returns keys.
     async fn upload(&self, dir: &Path) -> Vec<String> {
         let mut keys = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let key = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                    self.put(&key, std::fs::read(&p).unwrap()).await;
-                    keys.push(key);
-                }
-            }
+        for p in files_under(dir) {
+            let key = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+            self.put(&key, std::fs::read(&p).unwrap()).await;
+            keys.push(key);
         }
-        keys.sort();
         keys
     }
 
@@ -130,45 +121,12 @@ impl Env {
             .unwrap();
     }
 
-    /// Messages visible + in flight + delayed.
     async fn depth(&self, queue: &str) -> u64 {
-        let a = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let attrs = a.attributes.unwrap_or_default();
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-        ]
-        .iter()
-        .map(|k| {
-            attrs
-                .get(k)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+        queue_depth(&self.sqs, queue).await
     }
 
     async fn wait_empty(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.depth(&self.queue).await == 0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "queue not drained within {timeout:?} ({} left)",
-                self.depth(&self.queue).await
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        wait_queue_empty(&self.sqs, &self.queue, timeout).await
     }
 
     fn daemon(&self, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
@@ -214,43 +172,7 @@ impl Env {
 
     /// Downloads the lake bucket to a local folder for DuckDB (no httpfs offline).
     async fn download_lake(&self) -> PathBuf {
-        let dir = tempdir("lake-copy");
-        let mut token = None;
-        loop {
-            let resp = self
-                .s3
-                .list_objects_v2()
-                .bucket(LAKE)
-                .prefix("lake/")
-                .set_continuation_token(token)
-                .send()
-                .await
-                .unwrap();
-            for o in resp.contents() {
-                let key = o.key().unwrap();
-                let body = self
-                    .s3
-                    .get_object()
-                    .bucket(LAKE)
-                    .key(key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-                    .unwrap()
-                    .into_bytes();
-                let path = dir.join(key.strip_prefix("lake/").unwrap());
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(path, body).unwrap();
-            }
-            match resp.next_continuation_token() {
-                Some(t) => token = Some(t.to_string()),
-                None => break,
-            }
-        }
-        dir
+        download_prefix(&self.s3, LAKE, "lake/").await
     }
 }
 
@@ -564,34 +486,20 @@ async fn crash_between_two_partition_commits_of_one_object_then_restart() {
 
 /// For each log object, the set of UTC dates of its events.
 fn records_by_object(dir: &Path) -> Vec<std::collections::BTreeSet<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().contains("/CloudTrail/") {
-                let recs = records_under_file(&p);
-                out.push(
-                    recs.iter()
-                        .filter_map(|r| {
-                            r.get("eventTime")
-                                .and_then(Value::as_str)
-                                .map(|t| t[..10].to_string())
-                        })
-                        .collect(),
-                );
-            }
-        }
-    }
-    out
-}
-
-fn records_under_file(p: &Path) -> Vec<Value> {
-    let dir = tempdir("one");
-    std::fs::copy(p, dir.join("x.json.gz")).unwrap();
-    records_under(&dir)
+    files_under(dir)
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("/CloudTrail/"))
+        .map(|p| {
+            records_in(p)
+                .iter()
+                .filter_map(|r| {
+                    r.get("eventTime")
+                        .and_then(Value::as_str)
+                        .map(|t| t[..10].to_string())
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -206,21 +206,12 @@ fn count_files(dir: &Path) -> usize {
 }
 
 fn count_files_where(dir: &Path, part: &str) -> usize {
-    let mut n = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet")
-                && p.to_string_lossy().contains(part)
-            {
-                n += 1;
-            }
-        }
-    }
-    n
+    files_under(dir)
+        .iter()
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "parquet") && p.to_string_lossy().contains(part)
+        })
+        .count()
 }
 
 fn gz(data: &[u8]) -> Vec<u8> {

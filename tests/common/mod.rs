@@ -130,8 +130,8 @@ pub fn count(lake: &Path, table: &str, filter: &str) -> u64 {
     rows[0][0].as_u64().unwrap()
 }
 
-/// Every log-file record under `dir` (`.json.gz`, not digests), read with flate2 + serde_json.
-pub fn records_under(dir: &Path) -> Vec<Value> {
+/// Every file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -139,19 +139,117 @@ pub fn records_under(dir: &Path) -> Vec<Value> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap())
-                    .read_to_string(&mut text)
-                    .unwrap();
-                let v: Value = serde_json::from_str(&text).unwrap();
-                if let Some(r) = v.get("Records").and_then(Value::as_array) {
-                    out.extend(r.iter().cloned());
-                }
+            } else {
+                out.push(p);
             }
         }
     }
+    out.sort();
     out
+}
+
+/// The records of one gzip log file (none for a digest), read with flate2 + serde_json.
+pub fn records_in(path: &Path) -> Vec<Value> {
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v.get("Records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every log-file record under `dir` (`.json.gz`, not digests).
+pub fn records_under(dir: &Path) -> Vec<Value> {
+    files_under(dir)
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .flat_map(|p| records_in(p))
+        .collect()
+}
+
+/// Copies `s3://bucket/prefix/...` to a local folder (DuckDB has no httpfs offline).
+pub async fn download_prefix(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> PathBuf {
+    let dir = tempdir("lake-copy");
+    let mut token = None;
+    loop {
+        let resp = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        for o in resp.contents() {
+            let key = o.key().unwrap();
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            let path = dir.join(key.strip_prefix(prefix).unwrap());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        match resp.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    dir
+}
+
+/// Messages visible, in flight and delayed.
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+        A::ApproximateNumberOfMessagesDelayed,
+    ]
+    .iter()
+    .map(|k| {
+        attrs
+            .get(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    })
+    .sum()
+}
+
+/// Waits until the queue holds no message at all.
+pub async fn wait_queue_empty(sqs: &aws_sdk_sqs::Client, url: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let depth = queue_depth(sqs, url).await;
+        if depth == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queue not drained within {timeout:?} ({depth} left)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The partition a record must land in, computed here independently of trailpipe's decoder.

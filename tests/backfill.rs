@@ -90,19 +90,24 @@ impl Env {
         }
     }
 
-    fn backfill(&self, lake: &Path, args: &[&str]) -> std::process::Output {
+    /// `trailpipe ARGS`, pointed at this moto server.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
-        cmd.args([
+        cmd.args(args).env("TRAILPIPE_LOG", "warn");
+        for (k, v) in self.moto.env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn backfill(&self, lake: &Path, args: &[&str]) -> std::process::Output {
+        let mut cmd = self.command(&[
             "backfill",
             &format!("s3://{TRAIL}/{PREFIX}"),
             "--lake",
             lake.to_str().unwrap(),
-        ])
-        .args(args)
-        .env("TRAILPIPE_LOG", "warn");
-        for (k, v) in self.moto.env() {
-            cmd.env(k, v);
-        }
+        ]);
+        cmd.args(args);
         cmd.output().unwrap()
     }
 
@@ -210,8 +215,7 @@ async fn selection_dry_run_resume_and_overlap() {
 
     // the whole trail, killed part way, then resumed: exactly once
     let lake = tempdir("bf-resume");
-    let mut cmd = Command::new(bin());
-    cmd.args([
+    let mut cmd = env.command(&[
         "backfill",
         &format!("s3://{TRAIL}/{PREFIX}"),
         "--lake",
@@ -222,13 +226,8 @@ async fn selection_dry_run_resume_and_overlap() {
         "1",
         "--claim-ttl-secs",
         "4",
-    ])
-    .env("TRAILPIPE_LOG", "warn")
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    for (k, v) in env.moto.env() {
-        cmd.env(k, v);
-    }
+    ]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let _ = child.kill();
@@ -276,8 +275,7 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
             .local_addr()
             .unwrap()
             .port();
-        let mut cmd = Command::new(bin());
-        cmd.args([
+        let mut cmd = env.command(&[
             "run",
             "--queue-url",
             &queue,
@@ -287,13 +285,8 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
             &format!("127.0.0.1:{port}"),
             "--max-file-age-secs",
             "1",
-        ])
-        .env("TRAILPIPE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        for (k, v) in env.moto.env() {
-            cmd.env(k, v);
-        }
+        ]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         cmd.spawn().unwrap()
     };
     // fan out half the days to the queue; daemons ingest them
@@ -304,8 +297,7 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
         d
     };
     let out = {
-        let mut cmd = Command::new(bin());
-        cmd.args([
+        let mut cmd = env.command(&[
             "backfill",
             &format!("s3://{TRAIL}/{PREFIX}"),
             "--lake",
@@ -316,11 +308,7 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
             &days[0],
             "--enqueue",
             &queue,
-        ])
-        .env("TRAILPIPE_LOG", "warn");
-        for (k, v) in env.moto.env() {
-            cmd.env(k, v);
-        }
+        ]);
         cmd.output().unwrap()
     };
     let stdout = ok(&out);
@@ -346,17 +334,12 @@ async fn backfill_over_what_the_daemon_ingested_and_fan_out_through_sqs() {
 
     // now backfill everything locally into the same lake: the daemon's objects add nothing
     let out = {
-        let mut cmd = Command::new(bin());
-        cmd.args([
+        let mut cmd = env.command(&[
             "backfill",
             &format!("s3://{TRAIL}/{PREFIX}"),
             "--lake",
             &lake,
-        ])
-        .env("TRAILPIPE_LOG", "warn");
-        for (k, v) in env.moto.env() {
-            cmd.env(k, v);
-        }
+        ]);
         cmd.output().unwrap()
     };
     let stdout = ok(&out);

@@ -1,5 +1,6 @@
 //! Arrow column builders driven by the static schema. Values are appended straight from the
-//! simd-json tape: no intermediate value tree, and scratch strings are reused.
+//! simd-json tape: no intermediate value tree; free-form JSON is written straight into the
+//! column's value buffer.
 
 use std::sync::Arc;
 
@@ -11,10 +12,6 @@ use simd_json::{Node, StaticNode};
 use crate::json::{value_len, write_value};
 use crate::partition::parse_event_time;
 use crate::schema::{arrow_fields, Field, Kind};
-
-/// Scratch space shared by all builders of one decoder.
-#[derive(Default)]
-pub(crate) struct Scratch {}
 
 pub(crate) enum Column {
     Str(StringBuilder),
@@ -46,7 +43,7 @@ impl Column {
     /// Appends the value at `nodes[0]`. Returns false when the value's type does not fit the
     /// column (the column then holds null, or a best-effort struct, and the caller keeps the
     /// original in `_extra`).
-    pub(crate) fn append(&mut self, nodes: &[Node<'_>], scratch: &mut Scratch) -> bool {
+    pub(crate) fn append(&mut self, nodes: &[Node<'_>]) -> bool {
         let is_null = matches!(nodes[0], Node::Static(StaticNode::Null));
         match self {
             Column::Str(b) => match nodes[0] {
@@ -95,13 +92,13 @@ impl Column {
                 true
             }
             Column::Struct(s) => match nodes[0] {
-                Node::Object { .. } => s.append_object(nodes, scratch),
+                Node::Object { .. } => s.append_object(nodes),
                 _ => {
                     s.append_null();
                     is_null
                 }
             },
-            Column::List(l) => l.append(nodes, scratch),
+            Column::List(l) => l.append(nodes),
         }
     }
 
@@ -150,7 +147,7 @@ pub(crate) struct ListColumn {
 }
 
 impl ListColumn {
-    fn append(&mut self, nodes: &[Node<'_>], scratch: &mut Scratch) -> bool {
+    fn append(&mut self, nodes: &[Node<'_>]) -> bool {
         let Node::Array { len, .. } = nodes[0] else {
             let is_null = matches!(nodes[0], Node::Static(StaticNode::Null));
             self.offsets.push(*self.offsets.last().unwrap_or(&0));
@@ -162,7 +159,7 @@ impl ListColumn {
         for _ in 0..len {
             let item = &nodes[p..];
             match item[0] {
-                Node::Object { .. } => clean &= self.item.append_object(item, scratch),
+                Node::Object { .. } => clean &= self.item.append_object(item),
                 _ => {
                     // a null item rebuilds as null; anything else is kept in `_extra`
                     clean &= matches!(item[0], Node::Static(StaticNode::Null));
@@ -266,7 +263,7 @@ impl StructColumns {
 
     /// Appends the object at `nodes[0]` as one struct row. Returns false if a key was unknown,
     /// repeated, or a value did not fit its type (the row then holds what did fit).
-    pub(crate) fn append_object(&mut self, nodes: &[Node<'_>], scratch: &mut Scratch) -> bool {
+    pub(crate) fn append_object(&mut self, nodes: &[Node<'_>]) -> bool {
         let Node::Object { len, .. } = nodes[0] else {
             self.append_null();
             return false;
@@ -284,7 +281,7 @@ impl StructColumns {
             match self.lookup(key) {
                 Some(i) if seen & (1 << i) == 0 => {
                     seen |= 1 << i;
-                    clean &= self.columns[i].append(value, scratch);
+                    clean &= self.columns[i].append(value);
                 }
                 _ => clean = false,
             }

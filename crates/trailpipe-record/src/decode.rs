@@ -5,7 +5,7 @@ use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
 use flate2::{Decompress, FlushDecompress, Status};
 use simd_json::{Buffers, Node, Tape};
 
-use crate::columns::{Scratch, StructColumns};
+use crate::columns::StructColumns;
 use crate::json::{value_len, write_str, write_value};
 use crate::partition::{event_date, parse_event_time, PartitionKey, Table};
 use crate::schema::{schema, RECORD};
@@ -90,7 +90,6 @@ pub struct Decoder {
     json: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
-    scratch: Scratch,
     extra: String,
 }
 
@@ -144,7 +143,6 @@ impl Decoder {
             json: Vec::new(),
             buffers: Buffers::default(),
             tape: Some(Tape::null()),
-            scratch: Scratch::default(),
             extra: String::new(),
         }
     }
@@ -180,14 +178,13 @@ impl Decoder {
             json,
             buffers,
             tape: tape_slot,
-            scratch,
             extra,
             ..
         } = self;
         let mut tape = tape_slot.take().unwrap_or_else(Tape::null).reset();
         let result = simd_json::fill_tape_padded(json, len, buffers, &mut tape)
             .map_err(|e| DecodeError::Json(e.to_string()))
-            .and_then(|()| decode_document(&tape.0, scratch, extra));
+            .and_then(|()| decode_document(&tape.0, extra));
         *tape_slot = Some(tape.reset());
         if self.json.capacity() > BIG_OBJECT {
             // an unusually large object: do not keep ~5x its size in buffers for the next one
@@ -201,11 +198,7 @@ impl Decoder {
     }
 }
 
-fn decode_document(
-    nodes: &[Node<'_>],
-    scratch: &mut Scratch,
-    extra: &mut String,
-) -> Result<Decoded, DecodeError> {
+fn decode_document(nodes: &[Node<'_>], extra: &mut String) -> Result<Decoded, DecodeError> {
     let Some(&Node::Object { len, .. }) = nodes.first() else {
         return Err(DecodeError::Shape(
             "the document is not a JSON object".into(),
@@ -253,7 +246,7 @@ fn decode_document(
         if !matches!(record[0], Node::Object { .. }) {
             return Err(DecodeError::Shape(format!("Records[{i}] is not an object")));
         }
-        let route = rows.append(record, scratch, extra, &mut out);
+        let route = rows.append(record, extra, &mut out);
         let slot = match &last {
             Some((r, slot)) if *r == route => *slot,
             _ => {
@@ -342,7 +335,6 @@ impl RowBuilder {
     fn append<'t>(
         &mut self,
         record: &[Node<'t>],
-        scratch: &mut Scratch,
         extra: &mut String,
         out: &mut Records,
     ) -> Route<'t> {
@@ -374,7 +366,7 @@ impl RowBuilder {
             let kept = match found {
                 Some(i) if seen & (1 << i) == 0 => {
                     seen |= 1 << i;
-                    let fits = self.record.columns[i].append(value, scratch);
+                    let fits = self.record.columns[i].append(value);
                     if !fits {
                         out.mistyped += 1;
                     }

@@ -572,3 +572,116 @@ async fn two_daemons_share_one_queue_and_one_lake() {
     assert_eq!(b.terminate().0, Some(0));
     assert_exactly_once(&env.download_lake().await, &records);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_beyond_the_in_flight_limit_keeps_flowing() {
+    // files would wait an hour for their age limit; only the early flush at the in-flight
+    // limit lets the queue drain
+    let env = Env::new(true).await;
+    let (src, records) = synth("30", "28");
+    let mut d = env.daemon(
+        &[
+            "--max-in-flight",
+            "4",
+            "--max-file-age-secs",
+            "3600",
+            "--claim-ttl-secs",
+            "7200",
+        ],
+        &[],
+    );
+    let keys = env.upload(&src).await;
+    // everything but the last few messages (under the limit, they wait for their age)
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.depth(&env.queue).await > 4 {
+        assert!(Instant::now() < deadline, "the backlog stopped flowing");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let m = d.metrics();
+    assert!(m["trailpipe_early_flushes_total"] >= 1.0, "{m:?}");
+    assert!(m["trailpipe_messages_deleted_total"] >= keys.len() as f64 - 4.0);
+    // the drain commits the rest
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(env.depth(&env.queue).await, 0);
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+/// Every object under the lake prefix, with its server-side encryption and KMS key id.
+async fn lake_encryption(env: &Env) -> Vec<(String, Option<String>, Option<String>)> {
+    let listed = env
+        .s3
+        .list_objects_v2()
+        .bucket(LAKE)
+        .prefix("lake/")
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        let head = env
+            .s3
+            .head_object()
+            .bucket(LAKE)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        out.push((
+            key.to_string(),
+            head.server_side_encryption()
+                .map(|s| s.as_str().to_string()),
+            head.ssekms_key_id().map(String::from),
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lake_objects_are_encrypted_with_sse_s3_or_the_given_kms_key() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("6", "29");
+    // a real KMS key in moto: S3 refuses a key id that does not exist
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import boto3,sys; print(boto3.client('kms', endpoint_url=sys.argv[1], \
+             region_name='us-east-1', aws_access_key_id='testing', \
+             aws_secret_access_key='testing').create_key()['KeyMetadata']['Arn'])",
+            &env.moto.endpoint,
+        ])
+        .output()
+        .unwrap();
+    let key_arn = ok(&out).trim().to_string();
+    let mut d = env.daemon(&["--sse-kms-key-id", &key_arn], &[]);
+    env.upload(&src).await;
+    env.wait_empty(Duration::from_secs(90)).await;
+    assert_eq!(d.terminate().0, Some(0));
+    let objects = lake_encryption(&env).await;
+    assert!(
+        objects.iter().any(|o| o.0.ends_with(".parquet")),
+        "{objects:?}"
+    );
+    assert!(
+        objects.iter().any(|o| o.0.contains("_trailpipe/claims/")),
+        "{objects:?}"
+    );
+    for (key, sse, kms_key) in &objects {
+        assert_eq!(sse.as_deref(), Some("aws:kms"), "{key}");
+        assert_eq!(kms_key.as_deref(), Some(key_arn.as_str()), "{key}");
+    }
+    assert_exactly_once(&env.download_lake().await, &records);
+
+    // without the flag: SSE-S3
+    let env = Env::new(true).await;
+    let (src, _) = synth("2", "30");
+    let mut d = env.daemon(&[], &[]);
+    env.upload(&src).await;
+    env.wait_empty(Duration::from_secs(90)).await;
+    assert_eq!(d.terminate().0, Some(0));
+    let objects = lake_encryption(&env).await;
+    assert!(!objects.is_empty());
+    for (key, sse, _) in &objects {
+        assert_eq!(sse.as_deref(), Some("AES256"), "{key}");
+    }
+}

@@ -25,8 +25,11 @@ pub struct FetchError {
 }
 
 /// A fetched object.
-pub struct Fetched {
-    pub bytes: Bytes,
+pub struct Fetched<T> {
+    /// What the sink made of the body.
+    pub body: T,
+    /// Bytes read (as stored, compressed).
+    pub bytes: u64,
     /// Last-Modified, ms since the epoch.
     pub last_modified_ms: Option<u64>,
 }
@@ -92,8 +95,17 @@ where
     }
 }
 
-/// Reads a whole object (CloudTrail objects are at most 50 MB compressed), with retries.
-pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Fetched, FetchError> {
+/// Reads an object with retries, handing each piece of the body to a sink as it arrives (a
+/// decompressor, so the compressed body is never held whole). `start` makes a fresh sink for
+/// every attempt; `push` returns `false` to stop reading early, when the sink has seen enough
+/// to reject the object (it keeps the reason).
+pub async fn fetch<T>(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    start: impl Fn() -> T,
+    push: impl Fn(&mut T, &[u8]) -> bool,
+) -> Result<Fetched<T>, FetchError> {
     let err = |kind, transient, reason: String| FetchError {
         bucket: bucket.into(),
         key: key.into(),
@@ -104,7 +116,7 @@ pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Fetched, 
     with_retries(
         6,
         || async {
-            let resp = client
+            let mut resp = client
                 .get_object()
                 .bucket(bucket)
                 .key(key)
@@ -118,13 +130,21 @@ pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Fetched, 
                 .last_modified()
                 .and_then(|t| t.to_millis().ok())
                 .map(|t| t as u64);
-            let bytes = resp
+            let mut body = start();
+            let mut bytes = 0u64;
+            while let Some(piece) = resp
                 .body
-                .collect()
+                .try_next()
                 .await
                 .map_err(|e| err("other", true, format!("reading the body: {e}")))?
-                .into_bytes();
+            {
+                bytes += piece.len() as u64;
+                if !push(&mut body, &piece) {
+                    break;
+                }
+            }
             Ok(Fetched {
+                body,
                 bytes,
                 last_modified_ms,
             })

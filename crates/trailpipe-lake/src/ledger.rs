@@ -1,7 +1,7 @@
 //! Claims: how trailpipe turns at-least-once delivery into effectively-once rows.
 //!
 //! Before a source object's rows for one partition are buffered, the writer records a *claim*
-//! `_trailpipe/claims/<hash(source)>/<hash(partition)>.json` naming the lake file those rows
+//! `_trailpipe/claims/<table>/<hash(source)[..2]>/<hash(source)>-<hash(partition)>.json` naming the lake file those rows
 //! will be committed in. The first writer wins (create-if-absent). Whoever sees the object
 //! again (redelivery, a duplicate notification, a backfill over the same day) reads the claim:
 //!
@@ -51,11 +51,17 @@ pub enum ClaimOutcome {
     Busy(u64),
 }
 
-/// Path of the claim for `source`'s rows in `partition`.
+/// Path of the claim for `source`'s rows in `partition`. The 256 folders of the first hash
+/// byte are made once: a folder per object would cost a directory creation per object on a
+/// local lake, more than the claim itself.
 pub fn claim_path(source: &str, partition: &PartitionKey) -> String {
     let s = hex::encode(&Sha256::digest(source.as_bytes())[..20]);
     let p = hex::encode(&Sha256::digest(partition.path().as_bytes())[..8]);
-    format!("_trailpipe/claims/{}/{s}/{p}.json", partition.table.dir())
+    format!(
+        "_trailpipe/claims/{}/{}/{s}-{p}.json",
+        partition.table.dir(),
+        &s[..2]
+    )
 }
 
 /// One claim to make.

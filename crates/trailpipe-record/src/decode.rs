@@ -2,10 +2,10 @@
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
-use flate2::{Decompress, FlushDecompress, Status};
 use simd_json::{Buffers, Node, Tape};
 
 use crate::columns::StructColumns;
+use crate::inflate::Inflater;
 use crate::json::{value_len, write_str, write_value};
 use crate::partition::{event_date, parse_event_time, PartitionKey, Table};
 use crate::schema::{schema, RECORD};
@@ -93,48 +93,6 @@ pub struct Decoder {
     extra: String,
 }
 
-fn gzip_error(msg: impl Into<String>) -> DecodeError {
-    DecodeError::Gzip(std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        msg.into(),
-    ))
-}
-
-/// Inflates every gzip member of `raw` into `out` (which must be empty), writing straight into
-/// its spare capacity, and stops at `cap` bytes.
-fn gunzip(raw: &[u8], out: &mut Vec<u8>, cap: u64) -> Result<(), DecodeError> {
-    let mut input = raw;
-    while !input.is_empty() {
-        if !input.starts_with(&[0x1f, 0x8b]) {
-            return Err(gzip_error("invalid gzip header after a complete member"));
-        }
-        let mut z = Decompress::new_gzip(15);
-        loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity().clamp(64 << 10, 64 << 20));
-            }
-            let before = (z.total_in(), out.len());
-            let status = z
-                .decompress_vec(&input[z.total_in() as usize..], out, FlushDecompress::None)
-                .map_err(|e| gzip_error(e.to_string()))?;
-            if out.len() as u64 > cap {
-                return Err(DecodeError::TooLarge { cap });
-            }
-            match status {
-                Status::StreamEnd => break,
-                _ if (z.total_in(), out.len()) == before && out.len() < out.capacity() => {
-                    return Err(gzip_error(
-                        "unexpected end of the gzip stream (truncated object)",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        input = &input[z.total_in() as usize..];
-    }
-    Ok(())
-}
-
 impl Decoder {
     /// A decoder with the given options.
     pub fn new(options: DecodeOptions) -> Decoder {
@@ -150,27 +108,26 @@ impl Decoder {
     /// Decodes one object: gzip (multi-member) or plain JSON bytes.
     pub fn decode(&mut self, raw: &[u8]) -> Result<Decoded, DecodeError> {
         let cap = self.options.max_decompressed;
-        self.json.clear();
-        if raw.starts_with(&[0x1f, 0x8b]) {
-            // ISIZE (uncompressed size mod 2^32) of the last member is a good capacity hint.
-            if raw.len() >= 18 {
-                let isize = u32::from_le_bytes(raw[raw.len() - 4..].try_into().unwrap_or([0; 4]));
-                self.json
-                    .reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
-            }
-            gunzip(raw, &mut self.json, cap)?;
-        } else {
-            let start = raw.iter().position(|b| !b.is_ascii_whitespace());
-            if start.map(|i| raw[i]) != Some(b'{') {
-                return Err(DecodeError::NotGzipOrJson(
-                    raw.iter().take(8).copied().collect(),
-                ));
-            }
-            if raw.len() as u64 > cap {
-                return Err(DecodeError::TooLarge { cap });
-            }
-            self.json.extend_from_slice(raw);
+        let mut json = std::mem::take(&mut self.json);
+        json.clear();
+        if raw.starts_with(&[0x1f, 0x8b]) && raw.len() >= 18 {
+            // ISIZE (uncompressed size mod 2^32) of the last member is a good capacity hint
+            let isize = u32::from_le_bytes(raw[raw.len() - 4..].try_into().unwrap_or([0; 4]));
+            json.reserve((isize as u64).min(cap) as usize + simd_json::INPUT_PADDING);
         }
+        let mut inflater = Inflater::new(json, cap);
+        inflater.push(raw);
+        self.decode_json(inflater.finish()?)
+    }
+
+    /// Decodes an object already decompressed (by an [`Inflater`] fed as the bytes arrived).
+    pub fn decode_json(&mut self, json: Vec<u8>) -> Result<Decoded, DecodeError> {
+        if json.len() as u64 > self.options.max_decompressed {
+            return Err(DecodeError::TooLarge {
+                cap: self.options.max_decompressed,
+            });
+        }
+        self.json = json;
         let len = self.json.len();
         self.json.resize(len + simd_json::INPUT_PADDING, 0);
 

@@ -21,18 +21,23 @@
 //!   original (keys that held `null` may come back absent).
 //! * **Partitions** ([`PartitionKey`]): values are validated; bad ones go to `unknown`
 //!   (account, region) or `1970-01-01` (date), so untrusted data never shapes a path.
+//! * **Streaming**: an [`Inflater`] takes an object's bytes in pieces as they arrive, so a
+//!   fetch holds only the JSON, not the compressed body too; [`Decoder::decode_json`] takes
+//!   its output.
 //! * **Speed**: no JSON value tree; the decoder walks simd-json's flat tape and appends
 //!   straight into Arrow builders, reusing its buffers across objects (one [`Decoder`] per
 //!   thread).
 
 mod columns;
 mod decode;
+mod inflate;
 mod json;
 mod partition;
 mod rebuild;
 mod schema;
 
 pub use decode::{DecodeError, DecodeOptions, Decoded, Decoder, PartitionBatch, Records};
+pub use inflate::Inflater;
 pub use partition::{
     event_date, format_event_time, is_account_id, is_region, parse_event_time, Date, PartitionKey,
     Table, UNKNOWN_ACCOUNT, UNKNOWN_DATE, UNKNOWN_REGION,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
-use trailpipe_aws::s3::{fetch, list_level, Listed};
+use trailpipe_aws::s3::{list_level, Listed};
 use trailpipe_aws::S3Client;
 use trailpipe_lake::Store;
 use trailpipe_record::Date;
@@ -282,14 +282,11 @@ pub async fn backfill<S: Store>(
                         (engine.clone(), s3.clone(), bucket.clone(), metrics.clone());
                     set.spawn(async move {
                         let _permit = permit;
-                        match fetch(&s3, &bucket, &key).await {
-                            Ok(f) => {
-                                let work = Work {
-                                    unit,
-                                    source: format!("s3://{bucket}/{key}"),
-                                    bytes: f.bytes,
-                                    created_ms: None,
-                                };
+                        match Work::from_s3(&s3, &bucket, &key, unit, engine.decode_options()).await
+                        {
+                            Ok(mut work) => {
+                                // historical objects: their age is not pipeline lag
+                                work.created_ms = None;
                                 engine
                                     .submit(work)
                                     .await

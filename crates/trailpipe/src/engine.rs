@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
 use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
-use trailpipe_record::{DecodeError, DecodeOptions, Decoded, Decoder};
+use trailpipe_record::{DecodeError, DecodeOptions, Decoded, Decoder, Inflater};
 
 use crate::metrics::Metrics;
 
@@ -52,10 +52,48 @@ pub struct Work {
     pub unit: u64,
     /// The object's name: `s3://bucket/key` or a local path. Claims and file metadata use it.
     pub source: String,
-    /// The object's bytes (gzip or plain JSON).
-    pub bytes: Bytes,
+    /// The object's content.
+    pub body: Body,
+    /// Bytes read from the source (compressed, as stored).
+    pub bytes_in: u64,
     /// When the object was created (ms since the epoch), for the lag metric.
     pub created_ms: Option<u64>,
+}
+
+/// An object's content as a source hands it over.
+pub enum Body {
+    /// The stored bytes (gzip or plain JSON), inflated by the decoder.
+    Raw(Bytes),
+    /// Already inflated while it arrived (see [`Work::from_s3`]), or why that failed.
+    Inflated(Result<Vec<u8>, DecodeError>),
+}
+
+impl Work {
+    /// Reads `s3://bucket/key`, inflating the body as it arrives. A bad body (corrupt gzip,
+    /// over the size cap) is not a fetch error: it becomes the unit's decode failure.
+    pub async fn from_s3(
+        s3: &trailpipe_aws::S3Client,
+        bucket: &str,
+        key: &str,
+        unit: u64,
+        decode: DecodeOptions,
+    ) -> Result<Work, trailpipe_aws::s3::FetchError> {
+        let fetched = trailpipe_aws::s3::fetch(
+            s3,
+            bucket,
+            key,
+            || Inflater::new(Vec::new(), decode.max_decompressed),
+            Inflater::push,
+        )
+        .await?;
+        Ok(Work {
+            unit,
+            source: format!("s3://{bucket}/{key}"),
+            body: Body::Inflated(fetched.body.finish()),
+            bytes_in: fetched.bytes,
+            created_ms: fetched.last_modified_ms,
+        })
+    }
 }
 
 /// How a unit ended.
@@ -112,10 +150,14 @@ thread_local! {
 }
 
 /// Decodes on the current (rayon) thread with its reused decoder.
-pub fn decode_here(options: DecodeOptions, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+pub fn decode_here(options: DecodeOptions, body: Body) -> Result<Decoded, DecodeError> {
     DECODER.with(|d| {
         let mut d = d.borrow_mut();
-        d.get_or_insert_with(|| Decoder::new(options)).decode(bytes)
+        let d = d.get_or_insert_with(|| Decoder::new(options));
+        match body {
+            Body::Raw(bytes) => d.decode(&bytes),
+            Body::Inflated(json) => json.and_then(|json| d.decode_json(json)),
+        }
     })
 }
 
@@ -171,9 +213,7 @@ impl Engine {
             .await
             .map_err(|_| anyhow!("engine stopped"))?;
         self.metrics.in_flight_units.fetch_add(1, Relaxed);
-        self.metrics
-            .bytes_in
-            .fetch_add(work.bytes.len() as u64, Relaxed);
+        self.metrics.bytes_in.fetch_add(work.bytes_in, Relaxed);
         let tx = self.tx.clone();
         let options = self.decode;
         let ahead = (self.ahead.clone(), self.ahead_cap);
@@ -223,6 +263,11 @@ impl Engine {
         }
     }
 
+    /// The decoder settings (sources that inflate while fetching need the size cap).
+    pub fn decode_options(&self) -> DecodeOptions {
+        self.decode
+    }
+
     /// Whether the writer task is still running.
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
@@ -237,9 +282,9 @@ async fn decode_and_forward(
     (ahead, ahead_cap): (Arc<Semaphore>, u32),
 ) {
     let (rtx, rrx) = oneshot::channel();
-    let bytes = work.bytes;
+    let body = work.body;
     rayon::spawn(move || {
-        let _ = rtx.send(decode_here(options, &bytes));
+        let _ = rtx.send(decode_here(options, body));
     });
     let result = match rrx.await {
         Ok(r) => r,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use trailpipe_lake::{LocalStore, Store};
 
-use crate::engine::{Engine, EngineConfig, Outcome, Work};
+use crate::engine::{Body, Engine, EngineConfig, Outcome, Work};
 use crate::metrics::Metrics;
 use crate::progress::{Progress, Summary};
 
@@ -91,7 +91,8 @@ pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) ->
                     .submit(Work {
                         unit: unit as u64,
                         source,
-                        bytes: bytes.into(),
+                        bytes_in: bytes.len() as u64,
+                        body: Body::Raw(bytes.into()),
                         created_ms: None,
                     })
                     .await?

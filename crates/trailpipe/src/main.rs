@@ -104,9 +104,12 @@ enum Command {
         /// Visibility timeout set on receive and renewed by the heartbeat (seconds).
         #[arg(long, env = "TRAILPIPE_VISIBILITY_TIMEOUT_SECS", default_value_t = 120)]
         visibility_timeout_secs: u64,
-        /// Messages in flight at most.
-        #[arg(long, env = "TRAILPIPE_MAX_IN_FLIGHT", default_value_t = 200)]
+        /// Messages received and not yet deleted, at most. Reaching it commits open files early.
+        #[arg(long, env = "TRAILPIPE_MAX_IN_FLIGHT", default_value_t = 5000)]
         max_in_flight: usize,
+        /// Objects fetched and decoded at once.
+        #[arg(long, env = "TRAILPIPE_FETCH_CONCURRENCY", default_value_t = 16)]
+        fetch_concurrency: usize,
         /// After SIGTERM, time to commit and acknowledge before releasing the rest (seconds).
         #[arg(long, env = "TRAILPIPE_DRAIN_TIMEOUT_SECS", default_value_t = 25)]
         drain_timeout_secs: u64,
@@ -417,6 +420,7 @@ async fn run(command: Command, threads: usize) -> Result<i32> {
             receivers,
             visibility_timeout_secs,
             max_in_flight,
+            fetch_concurrency,
             drain_timeout_secs,
             failure_backoff_secs,
             metrics_addr,
@@ -431,6 +435,7 @@ async fn run(command: Command, threads: usize) -> Result<i32> {
                 receivers,
                 visibility: Duration::from_secs(visibility_timeout_secs),
                 max_in_flight,
+                fetch_concurrency,
                 drain_timeout: Duration::from_secs(drain_timeout_secs),
                 failure_backoff: Duration::from_secs(failure_backoff_secs),
             };

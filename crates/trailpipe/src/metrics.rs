@@ -17,6 +17,7 @@ pub struct Metrics {
     pub messages_deleted: AtomicU64,
     pub messages_failed: AtomicU64,
     pub messages_released: AtomicU64,
+    pub early_flushes: AtomicU64,
     pub objects_ok: AtomicU64,
     pub objects_failed: AtomicU64,
     pub objects_skipped: AtomicU64,
@@ -63,7 +64,7 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 15] = [
+        let counters: [(&str, &str, &AtomicU64); 16] = [
             (
                 "messages_received_total",
                 "SQS messages received",
@@ -83,6 +84,11 @@ impl Metrics {
                 "messages_released_total",
                 "SQS messages released for a later retry",
                 &self.messages_released,
+            ),
+            (
+                "early_flushes_total",
+                "files committed before their age limit because the in-flight limit was reached",
+                &self.early_flushes,
             ),
             (
                 "objects_total",

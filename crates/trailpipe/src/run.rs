@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use trailpipe_aws::notification::{classify_key, parse_notification, KeyKind, Notification};
-use trailpipe_aws::s3::fetch;
 use trailpipe_aws::sqs::{Message, Queue};
 
 use crate::engine::{Completion, Engine, Outcome, Work};
@@ -32,8 +31,12 @@ pub struct RunConfig {
     pub receivers: usize,
     /// Visibility timeout set on receive and renewed by the heartbeat.
     pub visibility: Duration,
-    /// Messages in flight at most (back-pressure on the queue's backlog).
+    /// Messages received and not yet deleted, at most. Most of them wait only for the file
+    /// holding their rows to be committed, which costs little memory; reaching the bound seals
+    /// and commits every open file early (see [`Daemon::receive_loop`]).
     pub max_in_flight: usize,
+    /// Objects fetched and decoded at once (bounds the memory of bodies in flight).
+    pub fetch_concurrency: usize,
     /// After SIGTERM, time to flush, commit and delete before releasing the rest.
     pub drain_timeout: Duration,
     /// How long a failed message stays hidden before it is received again.
@@ -96,6 +99,12 @@ struct Daemon<S> {
     health: Arc<Health>,
     config: RunConfig,
     permits: Arc<Semaphore>,
+    fetch_permits: Arc<Semaphore>,
+    /// An early flush (all message permits taken) is running.
+    flushing: std::sync::atomic::AtomicBool,
+    /// Messages to delete, batched by the deleter task.
+    /// Taken (closed) at the end of the drain, which lets the deleter finish.
+    deletes: Mutex<Option<mpsc::UnboundedSender<(String, String)>>>,
     fetches: AtomicUsize,
     fetches_done: Notify,
     _store: std::marker::PhantomData<S>,
@@ -141,6 +150,7 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
 ) -> Result<()> {
     let (engine, completions) = Engine::start(store, engine_config, metrics.clone())?;
     health.alive.store(true, Relaxed);
+    let (deletes, delete_rx) = mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon::<S> {
         queue,
         s3,
@@ -149,12 +159,16 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
         metrics,
         health,
         permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        fetch_permits: Arc::new(Semaphore::new(config.fetch_concurrency.max(1))),
+        flushing: std::sync::atomic::AtomicBool::new(false),
+        deletes: Mutex::new(Some(deletes)),
         config,
         fetches: AtomicUsize::new(0),
         fetches_done: Notify::new(),
         _store: std::marker::PhantomData,
     });
     let acker = tokio::spawn(daemon.clone().handle_completions(completions));
+    let deleter = tokio::spawn(daemon.clone().delete_batches(delete_rx));
     let heartbeat = tokio::spawn(daemon.clone().heartbeat(stop_rx.clone()));
     let mut receivers = Vec::new();
     for _ in 0..daemon.config.receivers.max(1) {
@@ -185,7 +199,19 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
         }
     }
     // let the acker delete/release what completed, bounded by the drain deadline
-    let _ = tokio::time::timeout_at((deadline + Duration::from_secs(3)).into(), acker).await;
+    let _ = tokio::time::timeout_at((deadline + Duration::from_secs(3)).into(), async {
+        let _ = acker.await;
+        // no more completions: close the delete queue and let the deleter send what is left
+        drop(
+            daemon
+                .deletes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        let _ = deleter.await;
+    })
+    .await;
     heartbeat.abort();
     let left: Vec<String> = {
         let mut t = daemon.tracker.lock().unwrap_or_else(|e| e.into_inner());
@@ -208,10 +234,18 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
     async fn receive_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_millis(500);
         while !*stop.borrow() {
-            // wait for room for at least one message, then take up to ten
-            let first = tokio::select! {
-                p = self.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = stop.changed() => return,
+            // wait for room for at least one message (flushing early while full), then take
+            // up to ten
+            let first = loop {
+                if let Ok(p) = self.permits.clone().try_acquire_owned() {
+                    break p;
+                }
+                self.clone().flush_early();
+                tokio::select! {
+                    p = self.permits.clone().acquire_owned() => match p { Ok(p) => break p, Err(_) => return },
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
             };
             let mut permits = vec![first];
             while permits.len() < 10 {
@@ -256,7 +290,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
             }
             Ok(Notification::Test { what }) => {
                 tracing::info!(message_id = %msg.id, what, "test notification deleted");
-                self.delete(&msg.id, &msg.receipt).await;
+                self.delete(msg.id, msg.receipt);
                 return;
             }
             Ok(Notification::Objects(objects)) => objects,
@@ -272,7 +306,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
             }
         }
         if units.is_empty() {
-            self.delete(&msg.id, &msg.receipt).await;
+            self.delete(msg.id, msg.receipt);
             return;
         }
         let ids: Vec<u64> = {
@@ -299,15 +333,10 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
             self.fetches.fetch_add(1, Relaxed);
             let me = self.clone();
             tokio::spawn(async move {
-                let source = format!("s3://{}/{}", o.bucket, o.key);
-                match fetch(&me.s3, &o.bucket, &o.key).await {
-                    Ok(f) => {
-                        let work = Work {
-                            unit,
-                            source: source.clone(),
-                            bytes: f.bytes,
-                            created_ms: f.last_modified_ms,
-                        };
+                let _fetching = me.fetch_permits.clone().acquire_owned().await;
+                let decode = me.engine.decode_options();
+                match Work::from_s3(&me.s3, &o.bucket, &o.key, unit, decode).await {
+                    Ok(work) => {
                         if let Err(e) = me.engine.submit(work).await {
                             me.finish_unit(
                                 unit,
@@ -358,7 +387,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
             return;
         };
         match action {
-            Action::Delete => self.delete(&id, &receipt).await,
+            Action::Delete => self.delete(id, receipt),
             Action::Release(after) => {
                 self.metrics.messages_released.fetch_add(1, Relaxed);
                 if let Err(e) = self.queue.change_visibility(&[receipt], after).await {
@@ -379,21 +408,63 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
         }
     }
 
-    async fn delete(&self, id: &str, receipt: &str) {
-        match self
-            .queue
-            .delete(&[(id.to_string(), receipt.to_string())])
-            .await
+    /// Queues a message for deletion (see [`Daemon::delete_batches`]).
+    fn delete(&self, id: String, receipt: String) {
+        let deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
+        if deletes
+            .as_ref()
+            .is_none_or(|d| d.send((id, receipt)).is_err())
         {
-            Ok(failed) if failed.is_empty() => {
-                self.metrics.messages_deleted.fetch_add(1, Relaxed);
-            }
-            Ok(_) | Err(_) => {
+            tracing::warn!("deleter stopped; the message reappears and is recognised as done");
+        }
+    }
+
+    /// Deletes acknowledged messages in batches of up to ten: a committed file completes
+    /// many messages at once, and one request per message would cost more than the ingest.
+    async fn delete_batches(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
+        let mut batch = Vec::with_capacity(10);
+        while rx.recv_many(&mut batch, 10).await > 0 {
+            let failed = match self.queue.delete(&batch).await {
+                Ok(failed) => failed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delete failed");
+                    batch.iter().map(|(id, _)| id.clone()).collect()
+                }
+            };
+            let deleted = batch.len() - failed.len();
+            self.metrics
+                .messages_deleted
+                .fetch_add(deleted as u64, Relaxed);
+            for id in failed {
                 // the rows are committed; a redelivery finds them by the claims and adds nothing
                 tracing::warn!(message_id = %id, "delete failed; a redelivery will be recognised as done");
                 self.metrics.error("delete");
             }
+            batch.clear();
         }
+    }
+
+    /// Every message permit is taken. When most of those messages only wait for their files
+    /// to be committed (not for a fetch), seals and commits every open file now rather than
+    /// at the age limit, so that a backlog keeps flowing. Runs one at a time, in the
+    /// background.
+    fn flush_early(self: Arc<Self>) {
+        if self.fetches.load(Relaxed) * 2 > self.config.max_in_flight
+            || self.flushing.swap(true, Relaxed)
+        {
+            return;
+        }
+        tokio::spawn(async move {
+            tracing::info!(
+                messages = self.config.max_in_flight,
+                "in-flight limit reached: committing open files early"
+            );
+            self.metrics.early_flushes.fetch_add(1, Relaxed);
+            if let Err(e) = self.engine.flush().await {
+                tracing::warn!(error = %e, "early flush failed");
+            }
+            self.flushing.store(false, Relaxed);
+        });
     }
 
     /// Keeps in-flight messages hidden while their objects are processed.

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""CPU per MB of `trailpipe run` (SQS + S3 via a local moto server) against `trailpipe ingest`
+on the same corpus, in one run.
+
+    cargo build --release -p trailpipe
+    .venv/bin/python scripts/bench-daemon.py --corpus-mb 200
+
+Both write a local lake with default settings. The daemon is sent SIGTERM as soon as the
+queue has no visible message left; its drain commits the rest and deletes every message (the
+script checks the queue is empty), so the two write the same files and the daemon's idle
+polling does not count. moto's own CPU is reported apart. Figures are medians of --runs runs.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+
+REPO = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """user + system CPU seconds of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def files(root):
+    return sorted(p for p in Path(root).rglob("*") if p.is_file())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=str(REPO / "target/release/trailpipe"))
+    ap.add_argument("--corpus-mb", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="trailpipe-bench-daemon-"))
+    corpus = work / "corpus"
+    subprocess.run(
+        [args.bin, "synth", "--out", str(corpus), "--target-mb", str(args.corpus_mb),
+         "--seed", str(args.seed)],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    logs = [p for p in files(corpus) if "CloudTrail-Digest" not in str(p)]
+    gz_bytes = sum(p.stat().st_size for p in logs)
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", TRAILPIPE_S3_PATH_STYLE="true",
+               TRAILPIPE_LOG="warn")
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    sys.exit("moto_server did not start")
+                time.sleep(0.1)
+        kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
+        s3.create_bucket(Bucket="trail")
+        keys = []
+        for p in logs:
+            key = str(p.relative_to(corpus))
+            s3.upload_file(str(p), "trail", key)
+            keys.append(key)
+
+        daemon, ingest = [], []
+        for run in range(args.runs):
+            url = sqs.create_queue(QueueName=f"q{run}")["QueueUrl"]
+            for i in range(0, len(keys), 10):
+                sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(j), "MessageBody": json.dumps(
+                        {"s3Bucket": "trail", "s3ObjectKey": [k]})}
+                    for j, k in enumerate(keys[i:i + 10])])
+
+            lake = work / f"lake-run{run}"
+            moto_cpu0 = cpu_seconds(moto.pid)
+            t0 = time.monotonic()
+            proc = subprocess.Popen(
+                [args.bin, "run", "--queue-url", url, "--lake", str(lake),
+                 "--drain-timeout-secs", "300", "--metrics-addr", "127.0.0.1:0"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            while True:
+                # every message received: stop it; the drain commits and deletes the rest
+                attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                    "ApproximateNumberOfMessages"])
+                if proc.poll() is not None:
+                    sys.exit(f"daemon exited early: {proc.stderr.read().decode()[-2000:]}")
+                if int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 0:
+                    break
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            _, status, used = os.wait4(proc.pid, 0)
+            proc.returncode = status
+            wall = time.monotonic() - t0
+            cpu = used.ru_utime + used.ru_stime
+            moto_cpu = cpu_seconds(moto.pid) - moto_cpu0
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+            left = sum(int(v) for v in attrs["Attributes"].values())
+            if status != 0 or left != 0:
+                sys.exit(f"daemon status {status}, {left} messages left after the drain")
+            daemon.append((wall, cpu, moto_cpu))
+
+            lake2 = work / f"lake-ingest{run}"
+            t0 = time.monotonic()
+            child = subprocess.Popen([args.bin, "ingest", str(corpus), "--lake", str(lake2),
+                                      "--summary-json", str(work / "summary.json")],
+                                     env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            _, status, used = os.wait4(child.pid, 0)
+            child.returncode = 0
+            ingest.append((time.monotonic() - t0, used.ru_utime + used.ru_stime))
+            if status != 0:
+                sys.exit("ingest failed")
+            for lk in (lake, lake2):
+                shutil.rmtree(lk)
+
+        # the same daemon on an empty queue for the same wall time: what waiting costs
+        idle_url = sqs.create_queue(QueueName="idle")["QueueUrl"]
+        wall_d = statistics.median(w for w, _, _ in daemon)
+        proc = subprocess.Popen(
+            [args.bin, "run", "--queue-url", idle_url, "--lake", str(work / "lake-idle"),
+             "--metrics-addr", "127.0.0.1:0"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(wall_d)
+        proc.send_signal(signal.SIGTERM)
+        _, _, used = os.wait4(proc.pid, 0)
+        idle_cpu = used.ru_utime + used.ru_stime
+
+        summary = json.loads((work / "summary.json").read_text())
+        json_mb = summary.get("json_bytes", 0) / 1e6
+        print(f"corpus: {len(logs)} log objects, {gz_bytes / 1e6:.1f} MB gzip, "
+              f"{json_mb:.1f} MB JSON, {summary.get('records')} records; {args.runs} runs")
+        d_wall = statistics.median(w for w, _, _ in daemon)
+        d_cpu = statistics.median(c for _, c, _ in daemon)
+        m_cpu = statistics.median(m for _, _, m in daemon)
+        i_cpu = statistics.median(c for _, c in ingest)
+        i_wall = statistics.median(w for w, _ in ingest)
+        print(f"{'':24}{'wall s':>9}{'CPU s':>9}{'CPU s/GB':>10}{'MB/s':>8}{'objects/s':>11}")
+        for name, wall, cpu in (("trailpipe run (SQS+S3)", d_wall, d_cpu),
+                                ("trailpipe ingest", i_wall, i_cpu)):
+            print(f"{name:24}{wall:9.2f}{cpu:9.2f}{cpu / json_mb * 1000:10.2f}"
+                  f"{json_mb / wall:8.1f}{len(logs) / wall:11.1f}")
+        print(f"moto's own CPU during the daemon run: {m_cpu:.2f} s")
+        print(f"the daemon idle on an empty queue for {wall_d:.0f} s: {idle_cpu:.2f} s CPU")
+        print(f"per object, daemon minus ingest: "
+              f"{(d_cpu - i_cpu) / len(logs) * 1000:.2f} ms CPU")
+        print(f"daemon CPU per MB / ingest CPU per MB: {d_cpu / i_cpu:.2f}x")
+    finally:
+        moto.kill()
+        moto.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

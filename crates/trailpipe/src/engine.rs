@@ -480,7 +480,7 @@ impl<S: Store> WriterTask<S> {
                     deadline_ms: d,
                     now_ms: now,
                 };
-                let mut outcome = ledger::claim(&*self.store, &req).await;
+                let mut outcome = claim_with_retry(&*self.store, &req).await;
                 if let Ok(ClaimOutcome::Ours(f)) = &outcome {
                     let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
                     if !open {
@@ -513,12 +513,14 @@ impl<S: Store> WriterTask<S> {
                         continue;
                     }
                     Err(e) => {
+                        // The claim may have been written with its reply lost: it would then
+                        // name this partition's open file, and skipping the rows here would
+                        // let that file commit without them, and a redelivery trust it. So
+                        // the rows are written: a possible duplicate rather than a loss.
                         self.metrics.error("claim");
-                        failure = Some(Outcome::Retry {
-                            after: Duration::from_secs(5),
-                            reason: e.to_string(),
-                        });
-                        continue;
+                        tracing::warn!(%source, partition = %pb.key, error = %e,
+                            "claim state unknown after retries; writing the rows anyway");
+                        deadline = Some(d);
                     }
                 }
             }
@@ -657,6 +659,27 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Claims with retries on errors. The request is the same each time, so a claim written by an
+/// attempt whose reply was lost is recognised as ours (`Claimed`) by the next.
+async fn claim_with_retry<S: Store>(
+    store: &S,
+    req: &ClaimRequest<'_>,
+) -> Result<ClaimOutcome, trailpipe_lake::StoreError> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match ledger::claim(store, req).await {
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, attempt, "claim failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 

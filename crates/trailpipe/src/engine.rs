@@ -662,25 +662,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Claims with retries on errors. The request is the same each time, so a claim written by an
-/// attempt whose reply was lost is recognised as ours (`Claimed`) by the next.
+/// Claims with retries on errors (backoff with jitter). The request is the same each time,
+/// so a claim written by an attempt whose reply was lost is recognised as ours (`Claimed`) by
+/// the next.
 async fn claim_with_retry<S: Store>(
     store: &S,
     req: &ClaimRequest<'_>,
 ) -> Result<ClaimOutcome, trailpipe_lake::StoreError> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match ledger::claim(store, req).await {
-            Err(e) if attempt < 5 => {
-                tracing::warn!(error = %e, attempt, "claim failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    trailpipe_aws::s3::with_retries(5, || ledger::claim(store, req), |_| true).await
 }
 
 /// Commits with retries on transient errors (throttling, timeouts), backing off with jitter.

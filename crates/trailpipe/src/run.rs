@@ -413,9 +413,9 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
         let deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
         if deletes
             .as_ref()
-            .is_none_or(|d| d.send((id, receipt)).is_err())
+            .is_none_or(|d| d.send((id.clone(), receipt)).is_err())
         {
-            tracing::warn!("deleter stopped; the message reappears and is recognised as done");
+            tracing::warn!(message_id = %id, "not deleted (the daemon is stopping): it reappears and is recognised as done");
         }
     }
 

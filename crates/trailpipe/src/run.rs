@@ -467,14 +467,12 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
         });
     }
 
-    /// Keeps in-flight messages hidden while their objects are processed.
-    async fn heartbeat(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Keeps in-flight messages hidden while their objects are processed, the drain included.
+    async fn heartbeat(self: Arc<Self>, stop: watch::Receiver<bool>) {
         let every = (self.config.visibility / 3).max(Duration::from_secs(1));
+        let mut ticks = heartbeat_ticks(every, stop);
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => {}
-            }
+            ticks.next().await;
             let receipts: Vec<String> = {
                 let t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
                 t.messages.values().map(|m| m.receipt.clone()).collect()
@@ -493,5 +491,65 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
                 self.health.alive.store(false, Relaxed);
             }
         }
+    }
+}
+
+/// The heartbeat's clock: a tick every `every`, and one at once when the stop signal comes
+/// (the drain then starts from a full visibility window). After the signal the sender is gone
+/// and `changed()` returns at once forever, so it is not awaited again: waiting on it in a loop
+/// turned the heartbeat into a busy loop of visibility calls for the whole drain.
+struct HeartbeatTicks {
+    every: Duration,
+    stop: Option<watch::Receiver<bool>>,
+}
+
+fn heartbeat_ticks(every: Duration, stop: watch::Receiver<bool>) -> HeartbeatTicks {
+    HeartbeatTicks {
+        every,
+        stop: Some(stop),
+    }
+}
+
+impl HeartbeatTicks {
+    async fn next(&mut self) {
+        match &mut self.stop {
+            Some(stop) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.every) => {}
+                    _ = stop.changed() => self.stop = None,
+                }
+            }
+            None => tokio::time::sleep(self.every).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_heartbeat_ticks_at_its_interval_before_and_after_the_stop_signal() {
+        let (tx, rx) = watch::channel(false);
+        let every = Duration::from_millis(100);
+        let mut ticks = heartbeat_ticks(every, rx);
+        let t = std::time::Instant::now();
+        ticks.next().await;
+        assert!(t.elapsed() >= every);
+
+        // the signal's sender sends once and is dropped, as in `stop_signal`
+        tx.send(true).unwrap();
+        drop(tx);
+        let t = std::time::Instant::now();
+        ticks.next().await;
+        assert!(t.elapsed() < every, "the stop signal renews at once");
+        let t = std::time::Instant::now();
+        for _ in 0..3 {
+            ticks.next().await;
+        }
+        assert!(
+            t.elapsed() >= every * 3,
+            "after the signal the heartbeat must keep its interval, not spin"
+        );
     }
 }

@@ -19,6 +19,18 @@ struct Env {
     sqs: aws_sdk_sqs::Client,
     queue: String,
     dlq: String,
+    /// stderr of every daemon that has exited, printed if the test fails
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+            let tail = &logs[logs.len().saturating_sub(20_000)..];
+            eprintln!("--- logs of the daemons that exited (last 20 kB) ---\n{tail}");
+        }
+    }
 }
 
 const TRAIL: &str = "trail-bucket";
@@ -86,6 +98,7 @@ impl Env {
             sqs,
             queue,
             dlq,
+            logs: Default::default(),
         }
     }
 
@@ -167,6 +180,7 @@ impl Env {
         Daemon {
             child: Some(cmd.spawn().unwrap()),
             port,
+            logs: self.logs.clone(),
         }
     }
 
@@ -191,6 +205,7 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
 struct Daemon {
     child: Option<Child>,
     port: u16,
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Daemon {
@@ -230,19 +245,30 @@ impl Daemon {
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
-        let out = wait_with_timeout(&mut child, Duration::from_secs(40));
+        let out = self.keep_log(wait_with_timeout(&mut child, Duration::from_secs(40)));
         (out.0, started.elapsed().as_secs_f64(), out.1)
     }
 
     fn kill9(&mut self) -> String {
         let mut child = self.child.take().unwrap();
         let _ = child.kill();
-        wait_with_timeout(&mut child, Duration::from_secs(10)).1
+        self.keep_log(wait_with_timeout(&mut child, Duration::from_secs(10)))
+            .1
     }
 
     fn wait_exit(&mut self, timeout: Duration) -> (Option<i32>, String) {
         let mut child = self.child.take().unwrap();
-        wait_with_timeout(&mut child, timeout)
+        self.keep_log(wait_with_timeout(&mut child, timeout))
+    }
+
+    /// Keeps an exited daemon's log for the test's failure report.
+    fn keep_log(&self, out: (Option<i32>, String)) -> (Option<i32>, String) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.push_str(&format!(
+            "=== daemon exited with {:?} ===\n{}",
+            out.0, out.1
+        ));
+        out
     }
 }
 
@@ -482,6 +508,25 @@ async fn crash_between_two_partition_commits_of_one_object_then_restart() {
     assert_eq!(code, Some(0), "{stderr}");
     let all: Vec<Value> = records.iter().chain(records2.iter()).cloned().collect();
     assert_exactly_once(&env.download_lake().await, &all);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("20", "28");
+    env.upload(&src).await;
+    // The first claim is written but all five replies are lost, so its state stays unknown:
+    // its rows must still be written (skipping them lets the claimed file commit without
+    // them, and a redelivery would trust it). The next claim loses two replies and is then
+    // recognised as ours.
+    let mut d = env.daemon(&[], &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "7")]);
+    env.wait_empty(Duration::from_secs(120)).await;
+    let m = d.metrics();
+    assert_eq!(m[r#"trailpipe_errors_total{kind="claim"}"#], 1.0, "{m:?}");
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("claim state unknown"), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
 }
 
 /// For each log object, the set of UTC dates of its events.

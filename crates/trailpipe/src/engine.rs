@@ -669,7 +669,35 @@ async fn claim_with_retry<S: Store>(
     store: &S,
     req: &ClaimRequest<'_>,
 ) -> Result<ClaimOutcome, trailpipe_lake::StoreError> {
-    trailpipe_aws::s3::with_retries(5, || ledger::claim(store, req), |_| true).await
+    let attempt = || async {
+        let out = ledger::claim(store, req).await;
+        if out.is_ok() && fault_lose_claim_reply() {
+            let path = ledger::claim_path(req.source, req.partition);
+            return Err(trailpipe_lake::StoreError::new(
+                "claim",
+                path,
+                "fault injection: reply lost",
+                true,
+            ));
+        }
+        out
+    };
+    trailpipe_aws::s3::with_retries(5, attempt, |_| true).await
+}
+
+/// Test hook: with `TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES=N` the first N claim calls of the
+/// process take effect in the store but report an error, as a reply lost on the way would.
+fn fault_lose_claim_reply() -> bool {
+    static LEFT: std::sync::OnceLock<std::sync::atomic::AtomicU64> = std::sync::OnceLock::new();
+    LEFT.get_or_init(|| {
+        let n = std::env::var("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::sync::atomic::AtomicU64::new(n)
+    })
+    .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+    .is_ok()
 }
 
 /// Commits with retries on transient errors (throttling, timeouts), backing off with jitter.
@@ -677,16 +705,12 @@ async fn commit_with_retry<S: Store>(
     store: &S,
     f: &SealedFile,
 ) -> Result<(), trailpipe_lake::StoreError> {
-    let mut delay = Duration::from_millis(200);
-    for attempt in 1.. {
-        match store.commit(&f.temp, &f.path).await {
-            Err(e) if e.transient && attempt < 6 => {
-                tracing::warn!(file = %f.path, attempt, error = %e, "commit failed, retrying");
-                tokio::time::sleep(delay + Duration::from_millis(now_ms() % 100)).await;
-                delay *= 2;
-            }
-            other => return other,
+    let commit = || async {
+        let out = store.commit(&f.temp, &f.path).await;
+        if let Err(e) = &out {
+            tracing::warn!(file = %f.path, error = %e, "commit failed");
         }
-    }
-    unreachable!()
+        out
+    };
+    trailpipe_aws::s3::with_retries(6, commit, |e: &trailpipe_lake::StoreError| e.transient).await
 }

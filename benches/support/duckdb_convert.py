@@ -13,10 +13,17 @@ import duckdb
 corpus, out, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 S = "VARCHAR"
 issuer = f"STRUCT(type {S}, principalId {S}, arn {S}, accountId {S}, userName {S})"
+# every userIdentity key trailpipe's schema types (a key missing here is dropped by DuckDB)
 identity = (
     f"STRUCT(type {S}, principalId {S}, arn {S}, accountId {S}, accessKeyId {S}, userName {S}, invokedBy {S}, "
-    f"sessionContext STRUCT(sessionIssuer {issuer}, attributes STRUCT(creationDate {S}, mfaAuthenticated {S}), "
-    f"sourceIdentity {S}, ec2RoleDelivery {S}), onBehalfOf STRUCT(userId {S}, identityStoreArn {S}))"
+    f"identityProvider {S}, credentialId {S}, "
+    f"sessionContext STRUCT(sessionIssuer {issuer}, "
+    f"webIdFederationData STRUCT(federatedProvider {S}, attributes JSON), "
+    f"attributes STRUCT(creationDate {S}, mfaAuthenticated {S}), "
+    f"sourceIdentity {S}, ec2RoleDelivery {S}, assumedRoot {S}, signInSessionArn {S}), "
+    f"onBehalfOf STRUCT(userId {S}, identityStoreArn {S}), "
+    f"inScopeOf STRUCT(sourceArn {S}, sourceAccount {S}, issuerType {S}, credentialsIssuedTo {S}, "
+    f"credentialsIssuedToVersion {S}), invokedByDelegate STRUCT(accountId {S}))"
 )
 record = ", ".join([
     f"eventVersion {S}", f"userIdentity {identity}", "eventTime TIMESTAMPTZ", f"eventSource {S}",

@@ -107,6 +107,25 @@ struct Partition {
     opened_at: Instant,
 }
 
+/// The file's source objects as `{"prefix": P, "keys": [K, ...]}`, each source being P + K:
+/// one partition's sources share a long folder prefix (`s3://bucket/AWSLogs/<account>/
+/// CloudTrail/<region>/<year>/<month>/`), which written once takes the list to about half.
+fn sources_json(sources: &[String]) -> String {
+    let mut prefix = sources.first().map(String::as_str).unwrap_or("");
+    for s in sources {
+        let common = prefix
+            .char_indices()
+            .zip(s.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(prefix.len().min(s.len()), |((i, _), _)| i);
+        prefix = &prefix[..common];
+    }
+    // whole names: cut the prefix after its last '/'
+    let prefix = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+    let keys: Vec<&str> = sources.iter().map(|s| &s[prefix.len()..]).collect();
+    serde_json::json!({ "prefix": prefix, "keys": keys }).to_string()
+}
+
 impl Partition {
     /// Writes the footer (with the file's metadata) of a partition whose rows are all encoded.
     fn close(self, key: PartitionKey) -> Result<Option<SealedFile>, LakeError> {
@@ -118,10 +137,7 @@ impl Partition {
                 "trailpipe.version".into(),
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
-            KeyValue::new(
-                "trailpipe.sources".into(),
-                serde_json::to_string(&self.sources).unwrap_or_default(),
-            ),
+            KeyValue::new("trailpipe.sources".into(), sources_json(&self.sources)),
             KeyValue::new("trailpipe.rows".into(), self.rows.to_string()),
         ];
         let (temp, bytes) = file.close(metadata)?;
@@ -504,7 +520,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             get("trailpipe.sources").as_deref(),
-            Some(r#"["s3://b/one","s3://b/two"]"#)
+            Some(r#"{"keys":["one","two"],"prefix":"s3://b/"}"#)
         );
         assert_eq!(
             get("trailpipe.version").as_deref(),
@@ -514,6 +530,40 @@ pub(crate) mod tests {
         let (k1b, b1b) = batch(1, 1, 1);
         assert_ne!(w.file_for(&k1b), path1);
         drop(b1b);
+    }
+
+    #[test]
+    fn sources_are_listed_once_under_their_common_folder() {
+        let list = |v: &[&str]| {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            serde_json::from_str::<serde_json::Value>(&sources_json(&v)).unwrap()
+        };
+        let j = list(&[
+            "s3://t/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/1_CloudTrail_x_0001.json.gz",
+            "s3://t/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/1_CloudTrail_x_0002.json.gz",
+            "s3://t/AWSLogs/1/CloudTrail/us-east-1/2024/03/02/1_CloudTrail_x_0003.json.gz",
+        ]);
+        assert_eq!(
+            j["prefix"],
+            "s3://t/AWSLogs/1/CloudTrail/us-east-1/2024/03/"
+        );
+        assert_eq!(
+            j["keys"],
+            serde_json::json!([
+                "01/1_CloudTrail_x_0001.json.gz",
+                "01/1_CloudTrail_x_0002.json.gz",
+                "02/1_CloudTrail_x_0003.json.gz"
+            ])
+        );
+        let j = list(&["/in/a.json.gz"]);
+        assert_eq!(
+            (j["prefix"].as_str(), j["keys"][0].as_str()),
+            (Some("/in/"), Some("a.json.gz"))
+        );
+        let j = list(&["a.json", "ä/b.json"]);
+        assert_eq!(j["prefix"], "");
+        assert_eq!(j["keys"], serde_json::json!(["a.json", "ä/b.json"]));
+        assert_eq!(list(&[])["keys"], serde_json::json!([]));
     }
 
     #[test]

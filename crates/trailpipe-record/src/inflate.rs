@@ -173,6 +173,20 @@ impl Inflater {
     }
 }
 
+/// The JSON size an object will inflate to, as far as its stored bytes tell: a gzip member
+/// ends with its inflated size (mod 4 GiB). Meant for routing big objects, not for sizing
+/// buffers: a multi-member file reports only its last member, so the hint never goes below the
+/// stored size.
+pub fn inflated_size_hint(stored: &[u8]) -> usize {
+    match stored {
+        [0x1f, 0x8b, ..] if stored.len() >= 18 => {
+            let tail: [u8; 4] = stored[stored.len() - 4..].try_into().unwrap_or_default();
+            (u32::from_le_bytes(tail) as usize).max(stored.len())
+        }
+        _ => stored.len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -281,5 +295,15 @@ mod tests {
             inf.finish(),
             Err(DecodeError::TooLarge { cap: 10 })
         ));
+    }
+
+    #[test]
+    fn the_size_hint_reads_the_gzip_trailer() {
+        let json = vec![b' '; 100_000];
+        let packed = gz(&json);
+        assert_eq!(inflated_size_hint(&packed), 100_000);
+        assert_eq!(inflated_size_hint(b"{\"Records\":[]}"), 14);
+        // a truncated or tiny body never hints below its own size
+        assert_eq!(inflated_size_hint(&packed[..10]), 10);
     }
 }

@@ -37,7 +37,7 @@ mod rebuild;
 mod schema;
 
 pub use decode::{DecodeError, DecodeOptions, Decoded, Decoder, PartitionBatch, Records};
-pub use inflate::Inflater;
+pub use inflate::{inflated_size_hint, Inflater};
 pub use partition::{
     event_date, format_event_time, is_account_id, is_region, parse_event_time, Date, PartitionKey,
     Table, UNKNOWN_ACCOUNT, UNKNOWN_DATE, UNKNOWN_REGION,

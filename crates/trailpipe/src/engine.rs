@@ -139,6 +139,8 @@ pub struct Engine {
     /// encodes a row group, within a bound.
     ahead: Arc<Semaphore>,
     ahead_cap: u32,
+    /// One permit: big objects decode one at a time (see [`BIG_JSON`]).
+    big: Arc<Semaphore>,
     in_flight: usize,
     decode: DecodeOptions,
     metrics: Arc<Metrics>,
@@ -149,16 +151,42 @@ thread_local! {
     static DECODER: std::cell::RefCell<Option<Decoder>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Decodes on the current (rayon) thread with its reused decoder.
+/// Objects whose JSON is at least this large are decoded one at a time, by one shared decoder.
+/// A decoder keeps buffers of several times the largest object it has seen; if every thread
+/// decoded big objects, each would keep such buffers, and several big objects decoding at once
+/// add hundreds of MB to the peak (heavy-tail deliveries reach tens of MB of JSON).
+const BIG_JSON: usize = 8 << 20;
+
+/// The decoder of big objects (see [`BIG_JSON`]); the engine's gate keeps it uncontended.
+static BIG_DECODER: std::sync::Mutex<Option<Decoder>> = std::sync::Mutex::new(None);
+
+impl Body {
+    /// The JSON size the body holds or will inflate to, as far as is known before decoding.
+    fn json_size_hint(&self) -> usize {
+        match self {
+            Body::Raw(bytes) => trailpipe_record::inflated_size_hint(bytes),
+            Body::Inflated(Ok(json)) => json.len(),
+            Body::Inflated(Err(_)) => 0,
+        }
+    }
+}
+
+/// Decodes on the current (rayon) thread: small objects with the thread's reused decoder, big
+/// ones with the shared big-object decoder.
 pub fn decode_here(options: DecodeOptions, body: Body) -> Result<Decoded, DecodeError> {
-    DECODER.with(|d| {
-        let mut d = d.borrow_mut();
+    let big = body.json_size_hint() >= BIG_JSON;
+    let run = |d: &mut Option<Decoder>| {
         let d = d.get_or_insert_with(|| Decoder::new(options));
         match body {
             Body::Raw(bytes) => d.decode(&bytes),
             Body::Inflated(json) => json.and_then(|json| d.decode_json(json)),
         }
-    })
+    };
+    if big {
+        run(&mut BIG_DECODER.lock().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        DECODER.with(|d| run(&mut d.borrow_mut()))
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -195,6 +223,7 @@ impl Engine {
                 permits: Arc::new(Semaphore::new(config.in_flight.max(1))),
                 ahead: Arc::new(Semaphore::new(ahead_kib)),
                 ahead_cap: ahead_kib as u32,
+                big: Arc::new(Semaphore::new(1)),
                 in_flight: config.in_flight.max(1),
                 decode: config.decode,
                 metrics,
@@ -217,7 +246,8 @@ impl Engine {
         let tx = self.tx.clone();
         let options = self.decode;
         let ahead = (self.ahead.clone(), self.ahead_cap);
-        tokio::spawn(decode_and_forward(work, options, tx, permit, ahead));
+        let big = self.big.clone();
+        tokio::spawn(decode_and_forward(work, options, tx, permit, ahead, big));
         Ok(())
     }
 
@@ -280,9 +310,16 @@ async fn decode_and_forward(
     tx: mpsc::UnboundedSender<Msg>,
     permit: OwnedSemaphorePermit,
     (ahead, ahead_cap): (Arc<Semaphore>, u32),
+    big: Arc<Semaphore>,
 ) {
     let (rtx, rrx) = oneshot::channel();
     let body = work.body;
+    // waits here, not on a decoder thread, so small objects keep both threads busy meanwhile
+    let big_turn = if body.json_size_hint() >= BIG_JSON {
+        big.acquire_owned().await.ok()
+    } else {
+        None
+    };
     rayon::spawn(move || {
         let _ = rtx.send(decode_here(options, body));
     });
@@ -290,6 +327,7 @@ async fn decode_and_forward(
         Ok(r) => r,
         Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
     };
+    drop(big_turn);
     let kib = match &result {
         Ok(Decoded::Records(r)) => {
             r.partitions
@@ -713,4 +751,40 @@ async fn commit_with_retry<S: Store>(
         out
     };
     trailpipe_aws::s3::with_retries(6, commit, |e: &trailpipe_lake::StoreError| e.transient).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(records: usize) -> Vec<u8> {
+        let record = r#"{"eventVersion":"1.08","eventTime":"2024-03-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventID":"e","requestParameters":{"bucketName":"b","key":"logs/0123456789/0123456789/0123456789/0123456789/0123456789"}}"#;
+        format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
+    }
+
+    fn records(d: Result<Decoded, DecodeError>) -> u64 {
+        match d {
+            Ok(Decoded::Records(r)) => r.records,
+            other => panic!("not records: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn big_objects_use_the_shared_decoder_and_decode_alike() {
+        let opts = DecodeOptions::default();
+        let big = object(40_000);
+        assert!(big.len() >= BIG_JSON);
+        let small = Body::Raw(object(10).into());
+        assert_eq!(records(decode_here(opts, small)), 10);
+        assert!(BIG_DECODER.lock().unwrap().is_none());
+        assert_eq!(
+            records(decode_here(opts, Body::Raw(big.clone().into()))),
+            40_000
+        );
+        assert!(
+            BIG_DECODER.lock().unwrap().is_some(),
+            "went to the shared decoder"
+        );
+        assert_eq!(records(decode_here(opts, Body::Inflated(Ok(big)))), 40_000);
+    }
 }

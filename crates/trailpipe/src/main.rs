@@ -205,7 +205,7 @@ struct LakeArgs {
     /// Seal a partition's Parquet file at about this size (MB).
     #[arg(long, env = "TRAILPIPE_TARGET_FILE_MB", default_value_t = 128)]
     target_file_mb: u64,
-    /// Memory budget of the process (MB): 45% of it holds rows not yet encoded, across
+    /// Memory budget of the process (MB): 35% of it holds rows not yet encoded, across
     /// partitions; over that, the largest buffers are encoded first.
     #[arg(long, env = "TRAILPIPE_MEMORY_BUDGET_MB", default_value_t = 512)]
     memory_budget_mb: u64,
@@ -304,9 +304,10 @@ impl LakeArgs {
             writer: WriterConfig {
                 target_file_bytes: self.target_file_mb << 20,
                 row_group_bytes: self.row_group_mb << 20,
-                // the budget is for the whole process: unencoded rows get 45% of it (and
-                // decode-ahead a quarter of that); decoders, encoders and the allocator the rest
-                memory_budget: (self.memory_budget_mb << 20) * 45 / 100,
+                // the budget is for the whole process: unencoded rows get 35% of it (and
+                // decode-ahead a quarter of that); decoders, encoders and the allocator the rest,
+                // which on a 4 GB corpus was measured at 300 MB of a 560 MB peak
+                memory_budget: (self.memory_budget_mb << 20) * 35 / 100,
                 max_file_age: Duration::from_secs(self.max_file_age_secs),
                 zstd_level: self.zstd_level,
                 ..WriterConfig::default()
@@ -332,6 +333,24 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// glibc keeps freed memory in its heaps, and over a long run, freed pieces scattered among
+/// live blocks add up: a 4 GB ingest peaked 30% higher than a 1 GB one with the same bounded
+/// buffers. Once a second, a background thread hands free pages back to the kernel.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    std::thread::Builder::new()
+        .name("malloc-trim".into())
+        .spawn(|| loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            // SAFETY: malloc_trim only walks the allocator's own free lists.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        })
+        .map(drop)
+        .unwrap_or_default();
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -343,6 +362,7 @@ fn main() -> Result<()> {
         .thread_name(|i| format!("decode-{i}"))
         .build_global()
         .context("starting the decoder pool")?;
+    return_freed_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

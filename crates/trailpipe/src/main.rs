@@ -333,9 +333,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// glibc keeps freed memory in its heaps, and over a long run, freed pieces scattered among
-/// live blocks add up: a 4 GB ingest peaked 30% higher than a 1 GB one with the same bounded
-/// buffers. Once a second, a background thread hands free pages back to the kernel.
+/// glibc keeps freed memory in its heaps, and over a long run the free pages scattered among
+/// live blocks add up. Once a second, a background thread hands them back to the kernel: a
+/// 4 GB ingest peaked about 5% lower (docs/performance.md).
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     std::thread::Builder::new()

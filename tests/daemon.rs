@@ -529,6 +529,68 @@ async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
     assert_exactly_once(&env.download_lake().await, &records);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_later_partition_keeps_the_message_until_its_rows_are_written() {
+    use std::io::Write;
+    let env = Env::new(true).await;
+    // one object with rows on two dates; every append commits at once, so the first
+    // partition's file commits while the second partition is still to come
+    let account = "111122223333";
+    let record = |id: &str, time: &str| {
+        serde_json::json!({"eventVersion": "1.09", "eventTime": time, "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject", "awsRegion": "us-east-1", "recipientAccountId": account, "eventID": id})
+    };
+    let records = vec![
+        record("a", "2024-03-01T00:01:00Z"),
+        record("b", "2024-03-01T00:02:00Z"),
+        record("late", "2024-02-29T23:50:00Z"),
+    ];
+    let key = format!("AWSLogs/{account}/CloudTrail/us-east-1/2024/03/01/{account}_CloudTrail_us-east-1_20240301T0005Z_busy.json.gz");
+    // another writer holds the late partition's claim for a few more seconds
+    let partition = trailpipe_record::PartitionKey {
+        table: trailpipe_record::Table::CloudTrail,
+        account: account.into(),
+        region: "us-east-1".into(),
+        date: trailpipe_record::Date::parse("2024-02-29").unwrap(),
+    };
+    let source = format!("s3://{TRAIL}/{key}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let claim = trailpipe_lake::ledger::Claim {
+        source: source.clone(),
+        partition: partition.path(),
+        file: format!("{}/part-elsewhere.parquet", partition.path()),
+        writer: "another-writer".into(),
+        deadline_ms: now_ms + 8_000,
+    };
+    env.s3
+        .put_object()
+        .bucket(LAKE)
+        .key(format!(
+            "lake/{}",
+            trailpipe_lake::ledger::claim_path(&source, &partition)
+        ))
+        .body(ByteStream::from(serde_json::to_vec(&claim).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut d = env.daemon(&["--row-group-mb", "0", "--target-file-mb", "0"], &[]);
+    env.put(&key, gz.finish().unwrap()).await;
+    env.wait_empty(Duration::from_secs(60)).await;
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
 /// For each log object, the set of UTC dates of its events.
 fn records_by_object(dir: &Path) -> Vec<std::collections::BTreeSet<String>> {
     files_under(dir)

@@ -358,6 +358,10 @@ struct UnitState {
     pending: HashSet<String>,
     records: u64,
     created_ms: Option<u64>,
+    /// Still being appended partition by partition. A commit in between (an append that
+    /// sealed a file) must not complete the unit: its later partitions are not in any file
+    /// yet, and acknowledging it then lost them on a crash or a busy claim.
+    appending: bool,
 }
 
 struct WriterTask<S> {
@@ -499,6 +503,7 @@ impl<S: Store> WriterTask<S> {
                 source: source.clone(),
                 records: records.records,
                 created_ms,
+                appending: true,
                 ..UnitState::default()
             },
         );
@@ -572,6 +577,9 @@ impl<S: Store> WriterTask<S> {
                 .blocking(move |w| w.append(&key, batch, unit, &src, deadline))
                 .await;
             self.commit_all(sealed).await;
+        }
+        if let Some(st) = self.units.get_mut(&unit) {
+            st.appending = false;
         }
         match failure {
             Some(outcome) => self.complete(unit, outcome),
@@ -647,7 +655,7 @@ impl<S: Store> WriterTask<S> {
         let ready = self
             .units
             .get(&unit)
-            .is_some_and(|st| st.pending.is_empty());
+            .is_some_and(|st| st.pending.is_empty() && !st.appending);
         if ready {
             let records = self.units.get(&unit).map_or(0, |s| s.records);
             self.complete(unit, Outcome::Done { records });

@@ -611,7 +611,7 @@ impl<S: Store> WriterTask<S> {
                     tracing::warn!(file = %f.path, "file missed its claim deadline; discarded, its objects will be retried");
                     self.metrics.error("claim_deadline");
                     let _ = std::fs::remove_file(&f.temp);
-                    for u in &f.units {
+                    for u in &self.units_of(&f) {
                         self.complete(
                             *u,
                             Outcome::Retry {
@@ -640,7 +640,7 @@ impl<S: Store> WriterTask<S> {
                     tracing::error!(file = %f.path, error = %e, "commit failed");
                     self.metrics.error("commit");
                     let _ = std::fs::remove_file(&f.temp);
-                    for u in &f.units {
+                    for u in &self.units_of(&f) {
                         self.complete(
                             *u,
                             Outcome::Failed(format!("committing {} failed: {e}", f.path)),
@@ -649,6 +649,19 @@ impl<S: Store> WriterTask<S> {
                 }
             }
         }
+    }
+
+    /// Units with rows in `f`, and units waiting for it because their rows were already
+    /// claimed into it (an `Ours` claim): if `f` is discarded, all of them must retry, or the
+    /// waiting ones would wait forever.
+    fn units_of(&self, f: &SealedFile) -> Vec<u64> {
+        let mut units = f.units.clone();
+        for (u, st) in &self.units {
+            if st.pending.contains(&f.path) && !units.contains(u) {
+                units.push(*u);
+            }
+        }
+        units
     }
 
     fn check_done(&mut self, unit: u64) {

@@ -519,7 +519,12 @@ async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
     // its rows must still be written (skipping them lets the claimed file commit without
     // them, and a redelivery would trust it). The next claim loses two replies and is then
     // recognised as ours.
-    let mut d = env.daemon(&[], &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "7")]);
+    // a long claim TTL: five failed attempts back off for seconds, and under load the file
+    // could otherwise miss its claim deadline (a separate case, see the issue notes)
+    let mut d = env.daemon(
+        &["--claim-ttl-secs", "60"],
+        &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "7")],
+    );
     env.wait_empty(Duration::from_secs(120)).await;
     let m = d.metrics();
     assert_eq!(m[r#"trailpipe_errors_total{kind="claim"}"#], 1.0, "{m:?}");

@@ -519,8 +519,8 @@ async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
     // its rows must still be written (skipping them lets the claimed file commit without
     // them, and a redelivery would trust it). The next claim loses two replies and is then
     // recognised as ours.
-    // a long claim TTL: five failed attempts back off for seconds, and under load the file
-    // could otherwise miss its claim deadline (a separate case, see the issue notes)
+    // a long claim TTL keeps this test on lost replies alone: with a short one the backoff can
+    // make the file miss its claim deadline, the case of the next test
     let mut d = env.daemon(
         &["--claim-ttl-secs", "60"],
         &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "7")],
@@ -531,6 +531,73 @@ async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
     let (code, _, stderr) = d.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("claim state unknown"), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+/// A file committed after its claims' deadline could duplicate rows (another writer may
+/// have taken the claims over), so it is discarded and its objects retried. Here it is sure
+/// to happen: the first claim's five lost replies back off for 1.5 s, and with a 4 s claim
+/// TTL the file those rows open, sealed at 2 s of age, is past the deadline less the 1 s
+/// margin. The retry must finish the message (it once stayed in flight forever).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_past_its_claim_deadline_is_discarded_and_its_objects_retried() {
+    let env = Env::new(true).await;
+    let (src, records) = synth("20", "31");
+    env.upload(&src).await;
+    let mut d = env.daemon(
+        &["--claim-ttl-secs", "4"],
+        &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "5")],
+    );
+    env.wait_empty(Duration::from_secs(120)).await;
+    let m = d.metrics();
+    assert!(
+        m[r#"trailpipe_errors_total{kind="claim_deadline"}"#] >= 1.0,
+        "{m:?}"
+    );
+    assert_eq!(m["trailpipe_in_flight_units"], 0.0);
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("missed its claim deadline"), "{stderr}");
+    assert_exactly_once(&env.download_lake().await, &records);
+}
+
+/// S3 and SNS deliver at least once, and a bucket may notify the queue twice (an S3 event and
+/// an EventBridge rule): a unit for an object whose rows this daemon buffers already waits for
+/// that file through its own claim. Its message used to stay in flight forever (the file's
+/// commit completed only the first unit), which is also what followed a missed claim deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_notifications_are_acknowledged_and_written_once() {
+    let env = Env::new(false).await;
+    let (src, records) = synth("12", "30");
+    let keys: Vec<String> = env
+        .upload(&src)
+        .await
+        .into_iter()
+        .filter(|k| k.contains("/CloudTrail/") || k.contains("-Insight/"))
+        .collect();
+    for k in &keys {
+        // the same key twice in one message, and once more in another
+        env.send(&serde_json::json!({"s3Bucket": TRAIL, "s3ObjectKey": [k, k]}).to_string())
+            .await;
+        env.send(&serde_json::json!({"s3Bucket": TRAIL, "s3ObjectKey": [k]}).to_string())
+            .await;
+    }
+    let mut d = env.daemon(&[], &[]);
+    env.wait_empty(Duration::from_secs(90)).await;
+    let m = d.metrics();
+    assert_eq!(
+        m["trailpipe_messages_deleted_total"],
+        2.0 * keys.len() as f64
+    );
+    assert_eq!(m["trailpipe_records_total"], 3.0 * records.len() as f64);
+    assert_eq!(
+        m["trailpipe_rows_skipped_duplicate_total"],
+        2.0 * records.len() as f64,
+        "every row was seen three times and written once"
+    );
+    assert_eq!(m["trailpipe_in_flight_units"], 0.0);
+    let (code, _, stderr) = d.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
     assert_exactly_once(&env.download_lake().await, &records);
 }
 

@@ -629,7 +629,8 @@ impl<S: Store> WriterTask<S> {
                     fault_point(committed);
                     self.metrics.bytes_committed.fetch_add(f.bytes, Relaxed);
                     tracing::debug!(file = %f.path, rows = f.rows, bytes = f.bytes, "committed");
-                    for u in &f.units {
+                    // units waiting on it through an `Ours` claim are done too
+                    for u in &self.units_of(&f) {
                         if let Some(st) = self.units.get_mut(u) {
                             st.pending.remove(&f.path);
                         }
@@ -652,8 +653,10 @@ impl<S: Store> WriterTask<S> {
     }
 
     /// Units with rows in `f`, and units waiting for it because their rows were already
-    /// claimed into it (an `Ours` claim): if `f` is discarded, all of them must retry, or the
-    /// waiting ones would wait forever.
+    /// claimed into it (an `Ours` claim: a duplicate notification, or a redelivery of a
+    /// message whose first unit was retried while this file kept its rows). Whatever happens
+    /// to `f` — committed, discarded, failed — happens to all of them, or the waiting ones
+    /// would wait forever with their messages kept hidden by the heartbeat.
     fn units_of(&self, f: &SealedFile) -> Vec<u64> {
         let mut units = f.units.clone();
         for (u, st) in &self.units {
@@ -788,6 +791,61 @@ mod tests {
             Ok(Decoded::Records(r)) => r.records,
             other => panic!("not records: {other:?}"),
         }
+    }
+
+    /// A second unit for an object whose rows this writer already buffers (a duplicate
+    /// notification, or a redelivery after its first unit was retried) waits for that file
+    /// through an `Ours` claim. The file's commit must complete it too: it used to complete
+    /// only the units with rows in the file, and the waiting unit's message stayed in flight
+    /// forever, hidden by the heartbeat.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_waiting_on_our_own_claim_completes_when_that_file_commits() {
+        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
+        let store = Arc::new(trailpipe_lake::LocalStore::open(&root).unwrap());
+        let config = EngineConfig {
+            writer: WriterConfig {
+                spool_dir: trailpipe_lake::Store::spool_dir(&*store),
+                ..WriterConfig::default()
+            },
+            decode: DecodeOptions::default(),
+            claims: Some(ClaimSettings {
+                writer_id: "w".into(),
+                ttl: Duration::from_secs(600),
+                margin: Duration::from_secs(1),
+            }),
+            in_flight: 4,
+        };
+        let (engine, mut done) =
+            Engine::start(store.clone(), config, Arc::new(Metrics::default())).unwrap();
+        for unit in [1, 2] {
+            let work = Work {
+                unit,
+                source: "s3://b/k.json.gz".into(),
+                body: Body::Raw(object(3).into()),
+                bytes_in: 0,
+                created_ms: None,
+            };
+            engine.submit(work).await.unwrap();
+            // the first unit's rows are buffered before the second is claimed
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        engine.flush().await.unwrap();
+        let mut outcomes = HashMap::new();
+        while outcomes.len() < 2 {
+            let c = tokio::time::timeout(Duration::from_secs(10), done.recv())
+                .await
+                .expect("every unit completes once its rows are committed")
+                .unwrap();
+            outcomes.insert(c.unit, c.outcome);
+        }
+        assert_eq!(outcomes[&1], Outcome::Done { records: 3 });
+        assert_eq!(outcomes[&2], Outcome::Done { records: 3 });
+        assert_eq!(
+            engine.metrics.rows_skipped_duplicate.load(Relaxed),
+            3,
+            "the second unit's rows were not written again"
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

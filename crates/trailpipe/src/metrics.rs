@@ -17,6 +17,7 @@ pub struct Metrics {
     pub messages_deleted: AtomicU64,
     pub messages_failed: AtomicU64,
     pub messages_released: AtomicU64,
+    pub messages_redelivered: AtomicU64,
     pub early_flushes: AtomicU64,
     pub objects_ok: AtomicU64,
     pub objects_failed: AtomicU64,
@@ -64,7 +65,7 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 16] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             (
                 "messages_received_total",
                 "SQS messages received",
@@ -84,6 +85,11 @@ impl Metrics {
                 "messages_released_total",
                 "SQS messages released for a later retry",
                 &self.messages_released,
+            ),
+            (
+                "messages_redelivered_total",
+                "SQS messages received again while still in flight (their visibility ran out)",
+                &self.messages_redelivered,
             ),
             (
                 "early_flushes_total",

@@ -66,6 +66,20 @@ struct Tracker {
 }
 
 impl Tracker {
+    /// A message received again while its units are still in flight (its visibility ran out,
+    /// say a heartbeat came late under load): the units already at work cover its objects, so
+    /// it only takes the new receipt, which SQS requires for the delete. Starting new units
+    /// would redo the work, and replacing its state would let the old units count down the new.
+    fn redelivered(&mut self, id: &str, receipt: &str) -> bool {
+        match self.messages.get_mut(id) {
+            Some(st) => {
+                st.receipt = receipt.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
     fn unit_done(&mut self, unit: u64, outcome: &Outcome) -> Option<(String, String, Action)> {
         let msg_id = self.units.remove(&unit)?;
         let st = self.messages.get_mut(&msg_id)?;
@@ -311,6 +325,12 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
         }
         let ids: Vec<u64> = {
             let mut t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            if t.redelivered(&msg.id, &msg.receipt) {
+                drop(t);
+                tracing::info!(message_id = %msg.id, "message received again while in flight: kept with its new receipt");
+                self.metrics.messages_redelivered.fetch_add(1, Relaxed);
+                return;
+            }
             let ids: Vec<u64> = (0..units.len() as u64).map(|i| t.next_unit + i).collect();
             t.next_unit += units.len() as u64;
             for id in &ids {
@@ -527,6 +547,32 @@ impl HeartbeatTicks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_received_again_in_flight_keeps_its_units_and_takes_the_new_receipt() {
+        let permits = Arc::new(Semaphore::new(2));
+        let mut t = Tracker::default();
+        t.messages.insert(
+            "m".into(),
+            MsgState {
+                id: "m".into(),
+                receipt: "r1".into(),
+                open_units: 2,
+                failure: None,
+                retry: None,
+                _permit: permits.clone().try_acquire_owned().unwrap(),
+            },
+        );
+        t.units.insert(0, "m".into());
+        t.units.insert(1, "m".into());
+        assert!(t.redelivered("m", "r2"));
+        assert!(!t.redelivered("other", "r3"));
+        let done = Outcome::Done { records: 1 };
+        assert!(t.unit_done(0, &done).is_none(), "one unit still open");
+        let (id, receipt, action) = t.unit_done(1, &done).unwrap();
+        assert_eq!((id.as_str(), receipt.as_str()), ("m", "r2"));
+        assert!(matches!(action, Action::Delete));
+    }
 
     #[tokio::test]
     async fn the_heartbeat_ticks_at_its_interval_before_and_after_the_stop_signal() {

@@ -84,10 +84,18 @@ pub struct Records {
 /// Buffers that grew past this for one object are released afterwards.
 const BIG_OBJECT: usize = 32 << 20;
 
+/// Objects with more JSON than this are parsed a slice of whole records at a time, each slice
+/// about this size. simd-json's tape and buffers take about 3x the JSON they parse, and a
+/// decoder keeps them for the next object: parsing a 25 MB delivery whole kept ~75 MB per
+/// decoder; in slices they stay near 3x this.
+const SLICE: usize = 2 << 20;
+
 /// Decodes log objects. Holds reusable buffers; one per thread.
 pub struct Decoder {
     options: DecodeOptions,
     json: Vec<u8>,
+    /// One slice of a big object's records, as a JSON array (see [`SLICE`]).
+    slice: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
     extra: String,
@@ -99,6 +107,7 @@ impl Decoder {
         Decoder {
             options,
             json: Vec::new(),
+            slice: Vec::new(),
             buffers: Buffers::default(),
             tape: Some(Tape::null()),
             extra: String::new(),
@@ -127,10 +136,34 @@ impl Decoder {
                 cap: self.options.max_decompressed,
             });
         }
+        let len = json.len();
+        let slices = if len > SLICE {
+            record_slices(&json, SLICE)
+        } else {
+            None
+        };
+        let sliced = slices.and_then(|slices| self.decode_slices(&json, &slices).ok());
         self.json = json;
+        // parsed whole when not sliced, and when a slice failed: that reports what is wrong
+        let result = match sliced {
+            Some(records) => Ok(Decoded::Records(records)),
+            None => self.decode_whole(),
+        };
+        if self.json.capacity() > BIG_OBJECT {
+            // an unusually large object: do not keep a buffer of its size for the next one
+            *self = Decoder::new(self.options);
+        }
+        let mut out = result?;
+        if let Decoded::Records(r) = &mut out {
+            r.json_bytes = len as u64;
+        }
+        Ok(out)
+    }
+
+    /// Parses `self.json` as one document.
+    fn decode_whole(&mut self) -> Result<Decoded, DecodeError> {
         let len = self.json.len();
         self.json.resize(len + simd_json::INPUT_PADDING, 0);
-
         let Decoder {
             json,
             buffers,
@@ -143,16 +176,105 @@ impl Decoder {
             .map_err(|e| DecodeError::Json(e.to_string()))
             .and_then(|()| decode_document(&tape.0, extra));
         *tape_slot = Some(tape.reset());
-        if self.json.capacity() > BIG_OBJECT {
-            // an unusually large object: do not keep ~5x its size in buffers for the next one
-            *self = Decoder::new(self.options);
-        }
-        let mut out = result?;
-        if let Decoded::Records(r) = &mut out {
-            r.json_bytes = len as u64;
-        }
-        Ok(out)
+        result
     }
+
+    /// Parses `{"Records":[...]}` a slice of records at a time (`slices` from
+    /// [`record_slices`]), into one set of rows: the result is the same as [`decode_whole`]'s.
+    fn decode_slices(
+        &mut self,
+        json: &[u8],
+        slices: &[std::ops::Range<usize>],
+    ) -> Result<Records, DecodeError> {
+        let Decoder {
+            slice,
+            buffers,
+            tape: tape_slot,
+            extra,
+            ..
+        } = self;
+        let mut rows = Rows::new(usize::MAX);
+        for range in slices {
+            slice.clear();
+            slice.push(b'[');
+            slice.extend_from_slice(&json[range.clone()]);
+            slice.push(b']');
+            let len = slice.len();
+            slice.resize(len + simd_json::INPUT_PADDING, 0);
+            let mut tape = tape_slot.take().unwrap_or_else(Tape::null).reset();
+            let result = simd_json::fill_tape_padded(slice, len, buffers, &mut tape)
+                .map_err(|e| DecodeError::Json(e.to_string()))
+                .and_then(|()| rows.push(&tape.0, extra));
+            *tape_slot = Some(tape.reset());
+            result?;
+        }
+        if slice.capacity() > 4 * SLICE {
+            // one huge record made it big
+            *slice = Vec::new();
+        }
+        rows.finish()
+    }
+}
+
+/// Byte ranges of `json`'s records, each a comma-separated run of whole records of about
+/// `target` bytes, if `json` is `{"Records":[...]}` (whitespace allowed): the shape of every
+/// CloudTrail delivery. Anything else gives `None`, and the object is parsed whole.
+///
+/// Cuts are found by jumping `target` bytes and looking for the next `},{"<key>":`, where
+/// `<key>` is the first record's first key: a writer keeps its key order (CloudTrail starts
+/// every record with `eventVersion`), so that is where a record starts, and the bytes in
+/// between are not scanned. The pattern cannot lie inside a string (its `"` would be escaped);
+/// a nested object starting with the same key gives a cut inside a record, and then a slice
+/// that is not an array of whole values, which fails to parse: [`Decoder::decode_json`] then
+/// parses the object whole. Slices that all parse join, with the commas between them, into
+/// the same array as the whole document's.
+fn record_slices(json: &[u8], target: usize) -> Option<Vec<std::ops::Range<usize>>> {
+    let ws = |b: &u8| b.is_ascii_whitespace();
+    let mut i = json.iter().position(|b| !ws(b))?;
+    for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
+        i += json[i..].iter().position(|b| !ws(b))?;
+        if !json[i..].starts_with(token) {
+            return None;
+        }
+        i += token.len();
+    }
+    // the end: `]`, then `}`, then nothing but whitespace
+    let mut end = json.len() - json.iter().rev().position(|b| !ws(b))?;
+    if json[end - 1] != b'}' {
+        return None;
+    }
+    end -= 1;
+    end = end.checked_sub(json[..end].iter().rev().position(|b| !ws(b))?)?;
+    if end <= i || json[end - 1] != b']' {
+        return None;
+    }
+    let end = end - 1; // the array's content is json[i..end]
+    if json[i..end].iter().all(ws) {
+        return Some(Vec::new());
+    }
+    // the first record's first key: `{"key":`
+    let first = i + json[i..end].iter().position(|b| !ws(b))?;
+    let key_len = json.get(first + 2..end)?.iter().position(|&b| b == b'"')?;
+    let mut pattern = b"},".to_vec();
+    pattern.extend_from_slice(json.get(first..first + 2 + key_len + 2)?);
+    if !pattern.starts_with(b"},{\"") || !pattern.ends_with(b"\":") {
+        return None;
+    }
+    let next = memchr::memmem::Finder::new(&pattern);
+    let mut slices = Vec::new();
+    let mut start = i;
+    while start + target < end {
+        match next.find(&json[start + target..end]) {
+            Some(at) => {
+                let cut = start + target + at + 1; // after the `}`
+                slices.push(start..cut);
+                start = cut + 1; // at the `{`
+            }
+            None => break,
+        }
+    }
+    slices.push(start..end);
+    Some(slices)
 }
 
 fn decode_document(nodes: &[Node<'_>], extra: &mut String) -> Result<Decoded, DecodeError> {
@@ -191,57 +313,97 @@ fn decode_document(nodes: &[Node<'_>], extra: &mut String) -> Result<Decoded, De
     let Node::Array { len, .. } = records[0] else {
         return Err(DecodeError::Shape("\"Records\" is not an array".into()));
     };
-    let mut out = Records::default();
-    let mut rows = RowBuilder::new(len);
-    // partition of each row; consecutive records nearly always share it
-    let mut keys: Vec<PartitionKey> = Vec::new();
-    let mut row_key: Vec<u32> = Vec::with_capacity(len);
-    let mut last: Option<(Route<'_>, u32)> = None;
-    let mut p = 1;
-    for i in 0..len {
-        let record = &records[p..];
-        if !matches!(record[0], Node::Object { .. }) {
-            return Err(DecodeError::Shape(format!("Records[{i}] is not an object")));
+    let mut rows = Rows::new(len);
+    rows.push(records, extra)?;
+    rows.finish().map(Decoded::Records)
+}
+
+/// The rows of one object, built from one or more arrays of records.
+struct Rows {
+    builder: RowBuilder,
+    out: Records,
+    /// The partitions seen, and each row's index into them.
+    keys: Vec<PartitionKey>,
+    row_key: Vec<u32>,
+}
+
+impl Rows {
+    fn new(capacity: usize) -> Rows {
+        Rows {
+            builder: RowBuilder::new(capacity),
+            out: Records::default(),
+            keys: Vec::new(),
+            row_key: Vec::new(),
         }
-        let route = rows.append(record, extra, &mut out);
-        let slot = match &last {
-            Some((r, slot)) if *r == route => *slot,
-            _ => {
-                let key = route.key();
-                let slot = match keys.iter().position(|k| *k == key) {
-                    Some(s) => s as u32,
-                    None => {
-                        keys.push(key);
-                        keys.len() as u32 - 1
-                    }
-                };
-                last = Some((route, slot));
-                slot
-            }
-        };
-        row_key.push(slot);
-        out.records += 1;
-        p += value_len(record);
     }
-    let batch = rows.finish();
-    out.partitions = if keys.len() <= 1 {
-        keys.into_iter()
-            .map(|key| PartitionBatch {
-                key,
-                batch: batch.clone(),
-            })
-            .collect()
-    } else {
-        let mut parts = Vec::with_capacity(keys.len());
-        for (slot, key) in keys.into_iter().enumerate() {
-            let mask: BooleanArray = row_key.iter().map(|k| Some(*k as usize == slot)).collect();
-            let part = arrow_select::filter::filter_record_batch(&batch, &mask)
-                .map_err(|e| DecodeError::Shape(format!("splitting by partition: {e}")))?;
-            parts.push(PartitionBatch { key, batch: part });
+
+    /// Appends the records of the array at `array[0]`.
+    fn push(&mut self, array: &[Node<'_>], extra: &mut String) -> Result<(), DecodeError> {
+        let Some(&Node::Array { len, .. }) = array.first() else {
+            return Err(DecodeError::Shape("\"Records\" is not an array".into()));
+        };
+        // consecutive records nearly always share their partition
+        let mut last: Option<(Route<'_>, u32)> = None;
+        let mut p = 1;
+        for _ in 0..len {
+            let record = &array[p..];
+            if !matches!(record[0], Node::Object { .. }) {
+                return Err(DecodeError::Shape(format!(
+                    "Records[{}] is not an object",
+                    self.out.records
+                )));
+            }
+            let route = self.builder.append(record, extra, &mut self.out);
+            let slot = match &last {
+                Some((r, slot)) if *r == route => *slot,
+                _ => {
+                    let key = route.key();
+                    let slot = match self.keys.iter().position(|k| *k == key) {
+                        Some(s) => s as u32,
+                        None => {
+                            self.keys.push(key);
+                            self.keys.len() as u32 - 1
+                        }
+                    };
+                    last = Some((route, slot));
+                    slot
+                }
+            };
+            self.row_key.push(slot);
+            self.out.records += 1;
+            p += value_len(record);
         }
-        parts
-    };
-    Ok(Decoded::Records(out))
+        Ok(())
+    }
+
+    /// The rows, split by partition.
+    fn finish(mut self) -> Result<Records, DecodeError> {
+        let batch = self.builder.finish();
+        let mut out = self.out;
+        out.partitions = if self.keys.len() <= 1 {
+            self.keys
+                .into_iter()
+                .map(|key| PartitionBatch {
+                    key,
+                    batch: batch.clone(),
+                })
+                .collect()
+        } else {
+            let mut parts = Vec::with_capacity(self.keys.len());
+            for (slot, key) in self.keys.into_iter().enumerate() {
+                let mask: BooleanArray = self
+                    .row_key
+                    .iter()
+                    .map(|k| Some(*k as usize == slot))
+                    .collect();
+                let part = arrow_select::filter::filter_record_batch(&batch, &mask)
+                    .map_err(|e| DecodeError::Shape(format!("splitting by partition: {e}")))?;
+                parts.push(PartitionBatch { key, batch: part });
+            }
+            parts
+        };
+        Ok(out)
+    }
 }
 
 /// The raw values that route a record, borrowed from the tape.
@@ -468,6 +630,121 @@ mod tests {
         let mut raw = gz(DOC);
         raw.extend_from_slice(b"junk");
         assert!(matches!(decode(&raw), Err(DecodeError::Gzip(_))));
+    }
+
+    /// A delivery over [`SLICE`]: records of two days, strings holding brackets, quotes and
+    /// escapes, nested values, unknown and mistyped fields. Records are joined by `sep`; with
+    /// `trap`, a nested object looks like the start of a record.
+    fn big_doc(sep: &str, trap: bool) -> Vec<u8> {
+        let mut doc = b"{ \"Records\" :\n [".to_vec();
+        let mut i = 0;
+        let nested = if trap { r#",{"eventVersion":"x"}"# } else { "" };
+        while doc.len() < 3 * SLICE + 1000 {
+            if i > 0 {
+                doc.extend_from_slice(sep.as_bytes());
+            }
+            let day = if i % 7 == 0 { "02" } else { "01" };
+            doc.extend_from_slice(
+                format!(
+                    r#"{{"eventVersion":"1.08","eventTime":"2024-01-{day}T00:00:{:02}Z","eventID":"id-{i}","recipientAccountId":"123456789012","awsRegion":"us-east-1","eventName":"n\"}},{{\"eventVersion\":]\\{i}","requestParameters":{{"list":[1,{{"k":"]}}"}}{nested},[2,3]],"s":"\u00e9"}},"readOnly":{},"surprise":{{"x":[{i}]}}}}"#,
+                    i % 60,
+                    if i % 5 == 0 { "\"yes\"" } else { "true" },
+                )
+                .as_bytes(),
+            );
+            i += 1;
+        }
+        doc.extend_from_slice(b"]\n}\n");
+        doc
+    }
+
+    fn sliced(doc: &[u8]) -> Result<Records, DecodeError> {
+        let slices = record_slices(doc, SLICE).expect("the CloudTrail shape");
+        assert!(slices.len() >= 3, "{} slices", slices.len());
+        Decoder::new(DecodeOptions::default()).decode_slices(doc, &slices)
+    }
+
+    fn whole(doc: &[u8]) -> Records {
+        let mut d = Decoder::new(DecodeOptions::default());
+        d.json = doc.to_vec();
+        match d.decode_whole() {
+            Ok(Decoded::Records(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn assert_same(a: &Records, b: &Records) {
+        assert_eq!(a.records, b.records);
+        assert_eq!(a.mistyped, b.mistyped);
+        assert_eq!(a.unknown_fields, b.unknown_fields);
+        assert_eq!(a.partitions.len(), b.partitions.len());
+        for (a, b) in a.partitions.iter().zip(&b.partitions) {
+            assert_eq!(a.key, b.key);
+            assert_eq!(a.batch, b.batch);
+        }
+    }
+
+    #[test]
+    fn big_objects_decode_in_slices_exactly_as_whole() {
+        let doc = big_doc(",", false);
+        let sliced = sliced(&doc).expect("every slice parses");
+        let whole = whole(&doc);
+        assert_same(&sliced, &whole);
+        assert!(sliced.mistyped > 0 && sliced.unknown_fields > 0);
+        assert_eq!(sliced.partitions.len(), 2);
+        // and through the public path
+        let r = records(&doc);
+        assert_same(&r, &whole);
+        assert_eq!(r.json_bytes, doc.len() as u64);
+    }
+
+    #[test]
+    fn a_cut_that_is_not_a_record_boundary_falls_back_to_the_whole_document() {
+        // every candidate cut is inside a record (records joined by ",\n" are never cut)
+        let doc = big_doc(",\n", true);
+        assert!(
+            sliced(&doc).is_err(),
+            "a slice starting mid-record does not parse"
+        );
+        assert_same(&records(&doc), &whole(&doc));
+        // pretty-printed deliveries have no cut at all: one slice, the whole array
+        assert_eq!(
+            record_slices(&big_doc(",\n", false), SLICE).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn big_objects_of_another_shape_or_broken_are_parsed_whole_with_the_same_errors() {
+        let doc = big_doc(",", false);
+        // broken JSON inside one record of a later slice
+        let mut bad = doc.clone();
+        let at = bad.len() - 5000;
+        let at = at + bad[at..].windows(4).position(|w| w == b"true").unwrap();
+        bad[at..at + 4].copy_from_slice(b"tru ");
+        assert!(matches!(decode(&bad), Err(DecodeError::Json(_))));
+        // a record that is not an object: named
+        let mut odd = doc[..doc.len() - 4].to_vec();
+        odd.extend_from_slice(b",7]}");
+        let e = decode(&odd).unwrap_err();
+        assert!(e.to_string().contains("is not an object"), "{e}");
+        // another top-level key after Records: valid, parsed whole
+        let mut more = doc[..doc.len() - 4].to_vec();
+        more.extend_from_slice(br#"],"x":1}"#);
+        assert!(record_slices(&more, SLICE).is_none());
+        assert_eq!(records(&more).records, records(&doc).records);
+        // trailing garbage and a truncated document
+        let mut tail = doc.clone();
+        tail.extend_from_slice(b"x");
+        assert!(record_slices(&tail, SLICE).is_none());
+        assert!(decode(&tail).is_err());
+        assert!(decode(&doc[..doc.len() / 2]).is_err());
+        assert_eq!(
+            record_slices(br#" {"Records" : [ ] } "#, 1),
+            Some(vec![]),
+            "no records, no slices"
+        );
+        assert_eq!(record_slices(br#"{"Records":[}"#, 1), None);
     }
 
     #[test]

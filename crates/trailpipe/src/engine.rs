@@ -152,9 +152,10 @@ thread_local! {
 }
 
 /// Objects whose JSON is at least this large are decoded one at a time, by one shared decoder.
-/// A decoder keeps buffers of several times the largest object it has seen; if every thread
-/// decoded big objects, each would keep such buffers, and several big objects decoding at once
-/// add hundreds of MB to the peak (heavy-tail deliveries reach tens of MB of JSON).
+/// A decoder keeps the input buffer of the largest object it has seen (parsing is in slices,
+/// so its other buffers stay small); if every thread decoded big objects, each would keep such
+/// a buffer, and several big objects at once (input plus Arrow rows) add hundreds of MB to the
+/// peak (heavy-tail deliveries reach tens of MB of JSON).
 const BIG_JSON: usize = 8 << 20;
 
 /// The decoder of big objects (see [`BIG_JSON`]); the engine's gate keeps it uncontended.

@@ -345,8 +345,12 @@ fn assert_exactly_once(lake: &Path, records: &[Value]) {
 async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
     let env = Env::new(true).await;
     let (src, records) = synth("40", "21");
+    let spool = tempdir("spool");
     // every lake file goes up as a multipart upload here, so that path is exercised too
-    let mut d = env.daemon(&[], &[("TRAILPIPE_MULTIPART_THRESHOLD_BYTES", "1")]);
+    let mut d = env.daemon(
+        &["--spool-dir", spool.to_str().unwrap()],
+        &[("TRAILPIPE_MULTIPART_THRESHOLD_BYTES", "1")],
+    );
     d.wait_ready();
     let keys = env.upload(&src).await;
     env.wait_empty(Duration::from_secs(90)).await;
@@ -379,6 +383,11 @@ async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
     assert!(
         stderr.contains("test notification deleted"),
         "the s3:TestEvent was deleted"
+    );
+    let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the process's spool folder is removed at exit: {left:?}"
     );
     let lake = env.download_lake().await;
     assert_exactly_once(&lake, &records);

@@ -238,6 +238,15 @@ pub struct S3Store {
 /// Files above this go up as a multipart upload. `TRAILPIPE_MULTIPART_THRESHOLD_BYTES`
 /// overrides it (tests use it to exercise the multipart path with small files).
 const MULTIPART_THRESHOLD: u64 = 64 << 20;
+
+/// The spool folder is this process's own (a fresh name per start): whatever is left in it at
+/// the end is discarded files whose units were released, so it goes, instead of piling up over
+/// restarts on a long-lived disk.
+impl Drop for S3Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.spool);
+    }
+}
 const PART_SIZE: usize = 16 << 20;
 
 impl S3Store {

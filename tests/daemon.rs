@@ -521,26 +521,39 @@ async fn crash_between_two_partition_commits_of_one_object_then_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
-    let env = Env::new(true).await;
-    let (src, records) = synth("20", "28");
-    env.upload(&src).await;
     // The first claim is written but all five replies are lost, so its state stays unknown:
     // its rows must still be written (skipping them lets the claimed file commit without
     // them, and a redelivery would trust it). The next claim loses two replies and is then
     // recognised as ours.
     // a long claim TTL keeps this test on lost replies alone: with a short one the backoff can
     // make the file miss its claim deadline, the case of the next test
+    let (m, stderr) = drain_with_lost_claim_replies("28", "60", "7").await;
+    assert_eq!(m[r#"trailpipe_errors_total{kind="claim"}"#], 1.0, "{m:?}");
+    assert!(stderr.contains("claim state unknown"), "{stderr}");
+}
+
+/// One daemon over a fresh trail of 20 objects (`seed`), with `--claim-ttl-secs ttl` and the
+/// first `lost` claim replies lost, until the queue drains; it must exit 0 after SIGTERM and
+/// leave every record in the lake exactly once. Returns its metrics and log.
+async fn drain_with_lost_claim_replies(
+    seed: &str,
+    ttl: &str,
+    lost: &str,
+) -> (BTreeMap<String, f64>, String) {
+    let env = Env::new(true).await;
+    let (src, records) = synth("20", seed);
+    env.upload(&src).await;
     let mut d = env.daemon(
-        &["--claim-ttl-secs", "60"],
-        &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "7")],
+        &["--claim-ttl-secs", ttl],
+        &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", lost)],
     );
     env.wait_empty(Duration::from_secs(120)).await;
     let m = d.metrics();
-    assert_eq!(m[r#"trailpipe_errors_total{kind="claim"}"#], 1.0, "{m:?}");
+    assert_eq!(m["trailpipe_in_flight_units"], 0.0);
     let (code, _, stderr) = d.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("claim state unknown"), "{stderr}");
     assert_exactly_once(&env.download_lake().await, &records);
+    (m, stderr)
 }
 
 /// A file committed after its claims' deadline could duplicate rows (another writer may
@@ -550,24 +563,12 @@ async fn lost_claim_replies_neither_lose_nor_duplicate_rows() {
 /// margin. The retry must finish the message (it once stayed in flight forever).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_past_its_claim_deadline_is_discarded_and_its_objects_retried() {
-    let env = Env::new(true).await;
-    let (src, records) = synth("20", "31");
-    env.upload(&src).await;
-    let mut d = env.daemon(
-        &["--claim-ttl-secs", "4"],
-        &[("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES", "5")],
-    );
-    env.wait_empty(Duration::from_secs(120)).await;
-    let m = d.metrics();
+    let (m, stderr) = drain_with_lost_claim_replies("31", "4", "5").await;
     assert!(
         m[r#"trailpipe_errors_total{kind="claim_deadline"}"#] >= 1.0,
         "{m:?}"
     );
-    assert_eq!(m["trailpipe_in_flight_units"], 0.0);
-    let (code, _, stderr) = d.terminate();
-    assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("missed its claim deadline"), "{stderr}");
-    assert_exactly_once(&env.download_lake().await, &records);
 }
 
 /// S3 and SNS deliver at least once, and a bucket may notify the queue twice (an S3 event and

@@ -238,6 +238,7 @@ pub struct S3Store {
 /// Files above this go up as a multipart upload. `TRAILPIPE_MULTIPART_THRESHOLD_BYTES`
 /// overrides it (tests use it to exercise the multipart path with small files).
 const MULTIPART_THRESHOLD: u64 = 64 << 20;
+const PART_SIZE: usize = 16 << 20;
 
 /// The spool folder is this process's own (a fresh name per start): whatever is left in it at
 /// the end is discarded files whose units were released, so it goes, instead of piling up over
@@ -247,7 +248,6 @@ impl Drop for S3Store {
         let _ = std::fs::remove_dir_all(&self.spool);
     }
 }
-const PART_SIZE: usize = 16 << 20;
 
 impl S3Store {
     /// A store for `s3://bucket/prefix` building files in `spool`.

@@ -15,7 +15,7 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
-use crate::encode::{writer_properties, OpenFile};
+use crate::encode::{sync_all, writer_properties, OpenFile};
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -127,8 +127,9 @@ fn sources_json(sources: &[String]) -> String {
 }
 
 impl Partition {
-    /// Writes the footer (with the file's metadata) of a partition whose rows are all encoded.
-    fn close(self, key: PartitionKey) -> Result<Option<SealedFile>, LakeError> {
+    /// Writes the footer (with the file's metadata) of a partition whose rows are all encoded;
+    /// returns the file still to be synced.
+    fn close(self, key: PartitionKey) -> Result<Option<(SealedFile, std::fs::File)>, LakeError> {
         let Some(file) = self.file else {
             return Ok(None);
         };
@@ -140,8 +141,8 @@ impl Partition {
             KeyValue::new("trailpipe.sources".into(), sources_json(&self.sources)),
             KeyValue::new("trailpipe.rows".into(), self.rows.to_string()),
         ];
-        let (temp, bytes) = file.close(metadata)?;
-        Ok(Some(SealedFile {
+        let (temp, bytes, handle) = file.close(metadata)?;
+        let sealed = SealedFile {
             path: self.path,
             temp,
             partition: key,
@@ -150,7 +151,8 @@ impl Partition {
             units: self.units,
             claim_deadline_ms: self.claim_deadline_ms,
             opened_at: self.opened_at,
-        }))
+        };
+        Ok(Some((sealed, handle)))
     }
 
     /// Writes the pending rows as one row group (opening the spool file on first use);
@@ -365,14 +367,26 @@ impl LakeWriter {
             self.pending_bytes -= p.pending_bytes;
         }
         let (spool, props) = (&self.config.spool_dir, &self.props);
-        let sealed: Vec<Result<Option<SealedFile>, LakeError>> = parts
+        let closed: Vec<Result<Option<(SealedFile, std::fs::File)>, LakeError>> = parts
             .into_par_iter()
             .map(|(key, mut p)| {
                 p.encode_pending(spool, props)?;
                 p.close(key)
             })
             .collect();
-        sealed.into_iter().filter_map(Result::transpose).collect()
+        let closed: Vec<(SealedFile, std::fs::File)> = closed
+            .into_iter()
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?;
+        let (sealed, files): (Vec<SealedFile>, Vec<_>) = closed
+            .into_iter()
+            .map(|(s, f)| {
+                let temp = s.temp.clone();
+                (s, (temp, f))
+            })
+            .unzip();
+        sync_all(files)?;
+        Ok(sealed)
     }
 
     /// When the oldest buffered rows reach the maximum age (for a timer), if any.

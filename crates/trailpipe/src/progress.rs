@@ -11,10 +11,15 @@ use serde::Serialize;
 
 use crate::metrics::Metrics;
 
+/// How often the bar is redrawn.
+const TICK: Duration = Duration::from_millis(200);
+
 /// Shows progress over a known total of input bytes until dropped or finished.
 pub struct Progress {
     bar: Option<ProgressBar>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Dropping it wakes and ends the ticker at once (a sleeping ticker delayed every run's
+    /// exit by up to its interval).
+    stop: Option<std::sync::mpsc::Sender<()>>,
     ticker: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -26,7 +31,17 @@ impl Progress {
         total_bytes: u64,
         metrics: Arc<Metrics>,
     ) -> Progress {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        Self::start_every(what, total_units, total_bytes, metrics, TICK)
+    }
+
+    fn start_every(
+        what: &'static str,
+        total_units: u64,
+        total_bytes: u64,
+        metrics: Arc<Metrics>,
+        tick: Duration,
+    ) -> Progress {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let started = Instant::now();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
@@ -39,11 +54,10 @@ impl Progress {
             );
             bar
         });
-        let (b, s, m) = (bar.clone(), stop.clone(), metrics);
+        let (b, m) = (bar.clone(), metrics);
         let ticker = std::thread::spawn(move || {
             let mut last_line = Instant::now();
-            while !s.load(Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
                 let done = m.objects_ok.load(Relaxed)
                     + m.objects_failed.load(Relaxed)
                     + m.objects_skipped.load(Relaxed);
@@ -72,14 +86,14 @@ impl Progress {
         });
         Progress {
             bar,
-            stop,
+            stop: Some(stop),
             ticker: Some(ticker),
         }
     }
 
     /// Stops the display.
     pub fn finish(mut self) {
-        self.stop.store(true, Relaxed);
+        self.stop.take();
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
@@ -156,5 +170,25 @@ impl Summary {
             if self.rows_skipped_duplicate > 0 { format!(" | {} rows already in the lake", self.rows_skipped_duplicate) } else { String::new() },
             if self.values_kept_in_extra > 0 { format!(" | {} odd values kept in _extra", self.values_kept_in_extra) } else { String::new() },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finishing_wakes_the_ticker_instead_of_waiting_out_its_sleep() {
+        // with a sleeping ticker this join would take the whole tick (here a day): the test
+        // would hang
+        let p = Progress::start_every(
+            "objects",
+            1,
+            1,
+            Arc::new(Metrics::default()),
+            Duration::from_secs(86_400),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        p.finish();
     }
 }

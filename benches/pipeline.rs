@@ -1,6 +1,8 @@
 //! The end-to-end benchmark: on one synthetic corpus, in one run on one warm machine,
-//! the floor (gunzip; gunzip + simd-json tape, all cores), `trailpipe ingest`, and DuckDB
-//! converting the same corpus to the same partitions; then five queries over both lakes.
+//! the floor (gunzip; gunzip + simd-json tape, on all cores and on one), `trailpipe ingest`
+//! (all threads and one), and DuckDB converting the same corpus to the same partitions; then
+//! five queries over both lakes. It also measures how far the machine's cores scale at all
+//! (a loop that shares nothing), which bounds every thread-scaling ratio.
 //! Each figure is the median of several runs; the report goes to `target/bench-report/`.
 //!
 //! `cargo build --release -p trailpipe && cargo bench --bench pipeline -- --corpus-mb 1000`

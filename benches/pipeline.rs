@@ -398,6 +398,20 @@ fn main() {
             q["b_rows"]
         ));
     }
+    let layout = |tag: &str| {
+        let l = &queries["layout"][tag];
+        format!(
+            "{} files, {} row groups, {:.0} KB of footers",
+            l["files"],
+            l["row_groups"],
+            l["footer_bytes"].as_f64().unwrap_or(0.0) / 1e3
+        )
+    };
+    report.push_str(&format!(
+        "\nLakes as queried: trailpipe {}; DuckDB {}.\n",
+        layout("a"),
+        layout("b")
+    ));
     println!("{report}");
     let dir = target.join("bench-report");
     std::fs::create_dir_all(&dir).unwrap();

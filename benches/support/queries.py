@@ -1,7 +1,8 @@
 """Times five typical CloudTrail questions with DuckDB over two lakes of the same rows.
 
 Usage: python queries.py RUNS LAKE_A LAKE_B   (each lake has cloudtrail/account=*/region=*/date=*/)
-Prints JSON: {"queries": [{"name", "sql", "a_ms", "b_ms", "a_rows", "b_rows"}]} (median of RUNS).
+Prints JSON: {"queries": [{"name", "sql", "a_ms", "b_ms", "a_rows", "b_rows"}]} (median of RUNS),
+and "layout": {"a"|"b": {"files", "row_groups", "footer_bytes"}}.
 """
 import json
 import statistics
@@ -54,4 +55,11 @@ for name, sql in queries:
         row[f"{tag}_ms"] = statistics.median(times)
         row[f"{tag}_rows"] = len(rows)
     out.append(row)
-print(json.dumps({"queries": out}))
+# the layout DuckDB reads: a query pays per file footer and per row group it scans
+layout = {}
+for tag, lake in zip("ab", lakes):
+    glob = f"{lake}/cloudtrail/account=*/region=*/date=*/*.parquet"
+    files, footers = duckdb.sql(f"SELECT count(*), sum(footer_size) FROM parquet_file_metadata('{glob}')").fetchall()[0]
+    groups = duckdb.sql(f"SELECT count(*) FROM (SELECT DISTINCT file_name, row_group_id FROM parquet_metadata('{glob}'))").fetchall()[0][0]
+    layout[tag] = {"files": files, "row_groups": groups, "footer_bytes": int(footers or 0)}
+print(json.dumps({"queries": out, "layout": layout}))

@@ -197,8 +197,7 @@ impl OpenFile {
         self.writer.bytes_written() as u64
     }
 
-    /// Writes the footer with the key-value metadata and syncs the file to disk.
-    /// Writes the footer. The file is not yet synced to disk: the caller syncs many files at
+    /// Writes the footer with the key-value metadata. The file is not yet synced to disk: the caller syncs many files at
     /// once, off the encoding pool (see `sync_all`).
     pub(crate) fn close(
         mut self,
@@ -224,27 +223,23 @@ impl OpenFile {
 }
 
 /// Syncs closed files to disk, all at once on short-lived threads. An fsync waits on the disk,
-/// not the CPU: run inside the rayon pool it would idle an encoder for its whole duration (the
-/// 30 files at the end of a 1 GB ingest: 10-40 ms each), and run one after another the waits
-/// would add up.
+/// not the CPU: run inside the rayon pool it would idle an encoder for its whole duration (up
+/// to 40 ms per file at the end of a 1 GB ingest), and run one after another the waits would
+/// add up.
 pub(crate) fn sync_all(files: Vec<(PathBuf, File)>) -> Result<(), LakeError> {
     const THREADS: usize = 16;
-    if files.len() <= 1 {
-        return files
+    let sync = |chunk: &[(PathBuf, File)]| {
+        chunk
             .iter()
-            .try_for_each(|(p, f)| f.sync_all().map_err(|e| LakeError::io(p, e)));
+            .try_for_each(|(p, f)| f.sync_all().map_err(|e| LakeError::io(p, e)))
+    };
+    if files.len() <= 1 {
+        return sync(&files);
     }
-    let per_thread = files.len().div_ceil(THREADS);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
-            .chunks(per_thread)
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .try_for_each(|(p, f)| f.sync_all().map_err(|e| LakeError::io(p, e)))
-                })
-            })
+            .chunks(files.len().div_ceil(THREADS))
+            .map(|chunk| s.spawn(move || sync(chunk)))
             .collect();
         handles
             .into_iter()

@@ -374,17 +374,15 @@ impl LakeWriter {
                 p.close(key)
             })
             .collect();
-        let closed: Vec<(SealedFile, std::fs::File)> = closed
+        let (mut sealed, mut files) = (Vec::new(), Vec::new());
+        for (s, f) in closed
             .into_iter()
             .filter_map(Result::transpose)
-            .collect::<Result<_, _>>()?;
-        let (sealed, files): (Vec<SealedFile>, Vec<_>) = closed
-            .into_iter()
-            .map(|(s, f)| {
-                let temp = s.temp.clone();
-                (s, (temp, f))
-            })
-            .unzip();
+            .collect::<Result<Vec<_>, _>>()?
+        {
+            files.push((s.temp.clone(), f));
+            sealed.push(s);
+        }
         sync_all(files)?;
         Ok(sealed)
     }

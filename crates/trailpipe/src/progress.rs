@@ -179,8 +179,7 @@ mod tests {
 
     #[test]
     fn finishing_wakes_the_ticker_instead_of_waiting_out_its_sleep() {
-        // with a sleeping ticker this join would take the whole tick (here a day): the test
-        // would hang
+        // with a sleeping ticker the join would take the whole tick (here a day)
         let p = Progress::start_every(
             "objects",
             1,
@@ -189,6 +188,14 @@ mod tests {
             Duration::from_secs(86_400),
         );
         std::thread::sleep(Duration::from_millis(20));
-        p.finish();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            p.finish();
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "finish() still waiting on the ticker after 30 s"
+        );
     }
 }

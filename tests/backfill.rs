@@ -31,24 +31,23 @@ impl Env {
         let moto = Moto::start();
         let (s3, sqs) = moto.clients().await;
         s3.create_bucket().bucket(TRAIL).send().await.unwrap();
-        let src = tempdir("org-src");
-        ok(&trailpipe(&[
-            "synth",
-            "--out",
-            src.to_str().unwrap(),
-            "--accounts",
-            "2",
-            "--regions",
-            "3",
-            "--days",
-            "4",
-            "--files",
-            "72",
-            "--seed",
-            "31",
-            "--org-id",
-            ORG,
-        ]));
+        let src = synth(
+            "org-src",
+            &[
+                "--accounts",
+                "2",
+                "--regions",
+                "3",
+                "--days",
+                "4",
+                "--files",
+                "72",
+                "--seed",
+                "31",
+                "--org-id",
+                ORG,
+            ],
+        );
         let mut objects = Vec::new();
         for path in files_under(&src) {
             let rel = path

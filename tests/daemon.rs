@@ -314,18 +314,10 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (Option<i32>, Stri
 }
 
 fn synth(files: &str, seed: &str) -> (PathBuf, Vec<Value>) {
-    let src = tempdir("daemon-src");
-    ok(&trailpipe(&[
-        "synth",
-        "--out",
-        src.to_str().unwrap(),
-        "--files",
-        files,
-        "--seed",
-        seed,
-        "--days",
-        "2",
-    ]));
+    let src = common::synth(
+        "daemon-src",
+        &["--files", files, "--seed", seed, "--days", "2"],
+    );
     let records = records_under(&src);
     (src, records)
 }

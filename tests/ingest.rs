@@ -90,22 +90,21 @@ fn fixtures_land_losslessly_in_the_right_partitions() {
 
 #[test]
 fn generated_corpus_round_trips_and_answers_queries() {
-    let src = tempdir("synth-src");
-    ok(&trailpipe(&[
-        "synth",
-        "--out",
-        src.to_str().unwrap(),
-        "--accounts",
-        "3",
-        "--regions",
-        "2",
-        "--days",
-        "2",
-        "--files",
-        "120",
-        "--seed",
-        "7",
-    ]));
+    let src = synth(
+        "synth-src",
+        &[
+            "--accounts",
+            "3",
+            "--regions",
+            "2",
+            "--days",
+            "2",
+            "--files",
+            "120",
+            "--seed",
+            "7",
+        ],
+    );
     let lake = tempdir("synth-lake");
     let summary = lake.join("summary.json");
     ok(&trailpipe(&[
@@ -325,16 +324,7 @@ fn bad_files_fail_alone_with_a_reason_and_hostile_partitions_stay_inside() {
 
 #[test]
 fn same_input_twice_gives_the_same_rows_and_concurrent_writers_do_not_collide() {
-    let src = tempdir("twice-src");
-    ok(&trailpipe(&[
-        "synth",
-        "--out",
-        src.to_str().unwrap(),
-        "--files",
-        "60",
-        "--seed",
-        "11",
-    ]));
+    let src = synth("twice-src", &["--files", "60", "--seed", "11"]);
     let (a, b) = (tempdir("twice-a"), tempdir("twice-b"));
     ok(&trailpipe(&[
         "ingest",
@@ -383,4 +373,68 @@ fn same_input_twice_gives_the_same_rows_and_concurrent_writers_do_not_collide() 
         count_files(&a.join("cloudtrail")) + count_files(&b.join("cloudtrail")),
         "every file of both runs is there"
     );
+}
+
+/// Row groups of each Parquet file under `lake`.
+fn row_groups(lake: &Path) -> Vec<usize> {
+    files_under(lake)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            let r = parquet::file::serialized_reader::SerializedFileReader::new(
+                std::fs::File::open(p).unwrap(),
+            )
+            .unwrap();
+            parquet::file::reader::FileReader::metadata(&r).num_row_groups()
+        })
+        .collect()
+}
+
+#[test]
+fn memory_pressure_spills_rows_and_keeps_one_row_group_per_file() {
+    let src = synth(
+        "pressure-src",
+        &[
+            "--accounts",
+            "2",
+            "--regions",
+            "2",
+            "--days",
+            "2",
+            "--files",
+            "80",
+            "--seed",
+            "11",
+        ],
+    );
+    let records = records_under(&src);
+    let ingest = |name: &str, spill_mb: &str| {
+        let lake = tempdir(name);
+        // a 1 MB budget holds about 360 KB of rows: the corpus is relieved many times over
+        ok(&trailpipe(&[
+            "ingest",
+            src.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+            "--memory-budget-mb",
+            "1",
+            "--spill-mb",
+            spill_mb,
+        ]));
+        assert_eq!(lake_counts(&lake), expected_counts(&records), "{name}");
+        assert_eq!(rebuilt_from_lake(&lake), originals(&src), "{name}");
+        let leftovers: Vec<_> = files_under(&lake)
+            .into_iter()
+            .filter(|p| p.extension().is_none_or(|x| x != "parquet"))
+            .collect();
+        assert!(leftovers.is_empty(), "{name}: {leftovers:?}");
+        row_groups(&lake)
+    };
+    // encoding under pressure splits files into row groups ...
+    let early = ingest("pressure-encode", "0");
+    assert!(early.iter().any(|&n| n > 1), "{early:?}");
+    // ... spilling keeps one per file, with every record
+    let spilled = ingest("pressure-spill", "2048");
+    assert_eq!(spilled.len(), early.len());
+    assert!(spilled.iter().all(|&n| n == 1), "{spilled:?}");
 }

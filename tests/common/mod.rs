@@ -92,6 +92,14 @@ pub fn ok(out: &Output) -> String {
     stdout
 }
 
+/// A corpus from `trailpipe synth` with `args`, in a fresh temporary folder tagged `tag`.
+pub fn synth(tag: &str, args: &[&str]) -> PathBuf {
+    let dir = tempdir(tag);
+    let out = dir.to_str().unwrap();
+    ok(&trailpipe(&[&["synth", "--out", out], args].concat()));
+    dir
+}
+
 /// Runs SQL with real DuckDB; returns the last statement's rows.
 pub fn duckdb(statements: &[&str]) -> Vec<Vec<Value>> {
     let out = Command::new(python())

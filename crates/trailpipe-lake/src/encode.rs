@@ -133,32 +133,44 @@ impl OpenFile {
         })
     }
 
-    /// Encodes `batches` as one row group, columns in parallel.
-    pub(crate) fn write_row_group(&mut self, batches: &[RecordBatch]) -> Result<(), LakeError> {
+    /// Encodes the rows of `slices` as one row group. Each slice is encoded with the columns in
+    /// parallel before the next is taken, so only one slice needs to be in memory (the rest
+    /// may still be on disk, see [`Spill`](crate::spill::Spill)).
+    pub(crate) fn write_row_group(
+        &mut self,
+        slices: impl IntoIterator<Item = Result<Vec<RecordBatch>, LakeError>>,
+    ) -> Result<(), LakeError> {
         let perr = |e| LakeError::parquet(&self.temp, e);
         let mut writers = self
             .factory
             .create_column_writers(self.row_groups)
             .map_err(perr)?
             .into_iter();
-        let groups: Vec<Vec<ArrowColumnWriter>> = leaf_counts()
+        let mut groups: Vec<Vec<ArrowColumnWriter>> = leaf_counts()
             .iter()
             .map(|n| writers.by_ref().take(*n).collect())
             .collect();
         let schema = trailpipe_record::schema();
+        for slice in slices {
+            let batches = slice?;
+            groups
+                .par_iter_mut()
+                .enumerate()
+                .try_for_each(|(i, group)| {
+                    let field = schema.field(i);
+                    for b in &batches {
+                        let leaves = compute_leaves(field, b.column(i))?;
+                        for (w, leaf) in group.iter_mut().zip(leaves) {
+                            w.write(&leaf)?;
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(perr)?;
+        }
         let chunks: Vec<Result<Vec<ArrowColumnChunk>, ParquetError>> = groups
             .into_par_iter()
-            .enumerate()
-            .map(|(i, mut group)| {
-                let field = schema.field(i);
-                for b in batches {
-                    let leaves = compute_leaves(field, b.column(i))?;
-                    for (w, leaf) in group.iter_mut().zip(leaves) {
-                        w.write(&leaf)?;
-                    }
-                }
-                group.into_iter().map(ArrowColumnWriter::close).collect()
-            })
+            .map(|group| group.into_iter().map(ArrowColumnWriter::close).collect())
             .collect();
         let mut rg = self.writer.next_row_group().map_err(perr)?;
         for group in chunks {

@@ -5,7 +5,9 @@
 //!
 //! * [`LakeWriter`] buffers Arrow batches per partition
 //!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`), encodes a row group once a
-//!   partition's buffer is large or the memory budget is reached (largest first), and seals a
+//!   partition's buffer is large or the memory budget is reached (largest first; or, with a
+//!   spill budget, spills them to local disk so they still join that one row group), and
+//!   seals a
 //!   file at the target size, at the maximum age, or at the end. Files are built in a spool
 //!   folder under a name that does not end in `.parquet`, so no reader ever sees a partial file.
 //! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
@@ -20,6 +22,7 @@
 
 mod encode;
 pub mod ledger;
+mod spill;
 mod store;
 mod writer;
 
@@ -48,6 +51,14 @@ pub enum LakeError {
         /// The cause.
         source: parquet::errors::ParquetError,
     },
+    /// Rows set aside on local disk under memory pressure (Arrow IPC).
+    #[error("{path}: spilled rows: {source}")]
+    Spill {
+        /// The spill file.
+        path: String,
+        /// The cause.
+        source: arrow_schema::ArrowError,
+    },
     /// The store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,6 +67,12 @@ pub enum LakeError {
 impl LakeError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> LakeError {
         LakeError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+    pub(crate) fn spill(path: &Path, source: arrow_schema::ArrowError) -> LakeError {
+        LakeError::Spill {
             path: path.display().to_string(),
             source,
         }

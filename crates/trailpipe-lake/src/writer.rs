@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
 use crate::encode::{sync_all, writer_properties, OpenFile};
+use crate::spill::Spill;
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -41,6 +42,9 @@ fn batch_memory(batch: &RecordBatch) -> u64 {
 /// Open files beyond which memory pressure seals files rather than adding row groups.
 const MAX_OPEN_FILES: usize = 256;
 
+/// Spilled rows are read back and encoded this much memory at a time.
+const SPILL_SLICE: usize = 8 << 20;
+
 /// Sizes and ages that decide when rows are encoded and files are sealed.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -49,8 +53,13 @@ pub struct WriterConfig {
     /// Encode a partition's buffered rows into a row group once they take this much memory.
     pub row_group_bytes: u64,
     /// Upper bound on buffered (not yet encoded) rows across all partitions; over it, the
-    /// largest buffers are encoded first.
+    /// largest buffers are encoded (or spilled, see `spill_budget`) first.
     pub memory_budget: u64,
+    /// Upper bound on the spool folder's spilled rows across all partitions (bytes on disk);
+    /// beyond it, memory pressure encodes row groups early instead, as many as it takes. 0
+    /// (the default) never spills: spilling keeps a partition's rows in one row group, but the
+    /// round trip through disk costs about 10% of ingest throughput.
+    pub spill_budget: u64,
     /// Seal a file whose first rows are this old, so no rows (and acks) wait longer.
     pub max_file_age: Duration,
     /// Folder for files under construction. For a local lake it must be on the lake's
@@ -66,6 +75,7 @@ impl Default for WriterConfig {
             target_file_bytes: 128 << 20,
             row_group_bytes: 64 << 20,
             memory_budget: 512 << 20,
+            spill_budget: 0,
             max_file_age: Duration::from_secs(300),
             spool_dir: std::env::temp_dir().join("trailpipe-spool"),
             zstd_level: 3,
@@ -100,6 +110,8 @@ struct Partition {
     file: Option<OpenFile>,
     pending: Vec<RecordBatch>,
     pending_bytes: u64,
+    /// Rows of the row group in progress that memory pressure moved to disk.
+    spill: Spill,
     rows: u64,
     units: Vec<u64>,
     sources: Vec<String>,
@@ -155,14 +167,15 @@ impl Partition {
         Ok(Some((sealed, handle)))
     }
 
-    /// Writes the pending rows as one row group (opening the spool file on first use);
-    /// returns the file's size so far. The caller subtracts `pending_bytes` from its total.
+    /// Writes the spilled and pending rows as one row group (opening the spool file on first
+    /// use); returns the file's size so far. The caller subtracts `pending_bytes` and
+    /// `spill.bytes()` from its totals first.
     fn encode_pending(
         &mut self,
         spool: &std::path::Path,
         props: &WriterProperties,
     ) -> Result<u64, LakeError> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.spill.is_empty() {
             return Ok(self.file.as_ref().map_or(0, OpenFile::bytes_written));
         }
         if self.file.is_none() {
@@ -171,9 +184,26 @@ impl Partition {
         }
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        let spilled = std::mem::take(&mut self.spill).read(SPILL_SLICE);
+        let in_memory = Some(Ok(batches)).filter(|b| b.as_ref().is_ok_and(|b| !b.is_empty()));
         let file = self.file.as_mut().expect("opened above");
-        file.write_row_group(&batches)?;
+        file.write_row_group(spilled.chain(in_memory))?;
         Ok(file.bytes_written())
+    }
+
+    /// Moves the pending rows to disk; they join the next row group. The caller subtracts
+    /// `pending_bytes` from its total first; returns the bytes spilled.
+    fn spill_pending(&mut self, spool: &std::path::Path) -> Result<u64, LakeError> {
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let before = self.spill.bytes();
+        self.spill.write(spool, &batches)?;
+        Ok(self.spill.bytes() - before)
+    }
+
+    /// Whether the partition holds a spool file (a Parquet file or spilled rows).
+    fn holds_files(&self) -> bool {
+        self.file.is_some() || !self.spill.is_empty()
     }
 }
 
@@ -184,6 +214,7 @@ pub struct LakeWriter {
     props: WriterProperties,
     partitions: HashMap<PartitionKey, Partition>,
     pending_bytes: u64,
+    spilled_bytes: u64,
 }
 
 impl LakeWriter {
@@ -197,6 +228,7 @@ impl LakeWriter {
             props,
             partitions: HashMap::new(),
             pending_bytes: 0,
+            spilled_bytes: 0,
         })
     }
 
@@ -218,6 +250,7 @@ impl LakeWriter {
                 file: None,
                 pending: Vec::new(),
                 pending_bytes: 0,
+                spill: Spill::default(),
                 rows: 0,
                 units: Vec::new(),
                 sources: Vec::new(),
@@ -255,7 +288,7 @@ impl LakeWriter {
         if let Some(d) = claim_deadline_ms {
             p.claim_deadline_ms = Some(p.claim_deadline_ms.map_or(d, |x| x.min(d)));
         }
-        let should_encode = p.pending_bytes >= row_group_bytes;
+        let should_encode = p.pending_bytes + p.spill.bytes() >= row_group_bytes;
         self.pending_bytes += bytes;
         let mut sealed = Vec::new();
         if should_encode {
@@ -273,6 +306,7 @@ impl LakeWriter {
             return Ok(None);
         };
         self.pending_bytes -= p.pending_bytes;
+        self.spilled_bytes -= p.spill.bytes();
         let written = p.encode_pending(&self.config.spool_dir, &self.props)?;
         if written >= self.config.target_file_bytes {
             return self.seal(key);
@@ -284,8 +318,10 @@ impl LakeWriter {
         if self.pending_bytes <= self.config.memory_budget {
             return Ok(Vec::new());
         }
-        // Encode the largest buffers first until well under the budget (fewer, larger row
-        // groups than encoding everything), in parallel across partitions.
+        // Relieve the largest buffers first until well under the budget (fewer, larger row
+        // groups than relieving everything), in parallel across partitions. A buffer is
+        // spilled to disk while its row group is not full and the spill budget allows, so a
+        // partition's rows still become one row group; otherwise it is encoded.
         let mut sizes: Vec<(u64, PartitionKey)> = self
             .partitions
             .iter()
@@ -293,41 +329,64 @@ impl LakeWriter {
             .map(|(k, p)| (p.pending_bytes, k.clone()))
             .collect();
         sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        // with very many active partitions (an organization trail's accounts x regions),
+        // files are sealed under memory pressure instead of held open: memory and open
+        // files stay bounded at the price of smaller files
+        let many_open =
+            self.partitions.values().filter(|p| p.holds_files()).count() > MAX_OPEN_FILES;
         let mut left = self.pending_bytes;
-        let mut chosen = std::collections::HashSet::new();
+        let mut spill_room = self.config.spill_budget.saturating_sub(self.spilled_bytes);
+        let mut chosen = HashMap::new();
         for (bytes, key) in sizes {
             if left <= self.config.memory_budget / 2 {
                 break;
             }
             left -= bytes;
-            chosen.insert(key);
+            let p = &self.partitions[&key];
+            let spill = !many_open
+                && bytes <= spill_room
+                && p.pending_bytes + p.spill.bytes() < self.config.row_group_bytes;
+            if spill {
+                spill_room -= bytes;
+            }
+            chosen.insert(key, spill);
         }
         let (spool, props) = (&self.config.spool_dir, &self.props);
-        let written: Vec<Result<(PartitionKey, u64, u64), LakeError>> = self
+        /// What relieving one partition did.
+        enum Relief {
+            /// Its rows went to disk: this many bytes.
+            Spilled(u64),
+            /// Its spilled (this many bytes) and pending rows were encoded; the file's size.
+            Encoded { unspilled: u64, size: u64 },
+        }
+        let relieved: Vec<Result<(PartitionKey, u64, Relief), LakeError>> = self
             .partitions
             .par_iter_mut()
-            .filter(|(k, _)| chosen.contains(*k))
-            .map(|(k, p)| {
-                let freed = p.pending_bytes;
-                p.encode_pending(spool, props)
-                    .map(|w| (k.clone(), freed, w))
+            .filter_map(|(k, p)| chosen.get(k).map(|spill| (k, p, *spill)))
+            .map(|(k, p, spill)| {
+                let pending = p.pending_bytes;
+                let relief = if spill {
+                    Relief::Spilled(p.spill_pending(spool)?)
+                } else {
+                    let unspilled = p.spill.bytes();
+                    let size = p.encode_pending(spool, props)?;
+                    Relief::Encoded { unspilled, size }
+                };
+                Ok((k.clone(), pending, relief))
             })
             .collect();
         let mut full = Vec::new();
-        let many_open = self
-            .partitions
-            .values()
-            .filter(|p| p.file.is_some())
-            .count()
-            > MAX_OPEN_FILES;
-        for r in written {
-            let (key, freed, size) = r?;
-            self.pending_bytes -= freed;
-            // with very many active partitions (an organization trail's accounts x regions),
-            // files are sealed under memory pressure instead of held open: memory stays
-            // bounded at the price of smaller files
-            if size >= self.config.target_file_bytes || many_open {
-                full.push(key);
+        for r in relieved {
+            let (key, pending, relief) = r?;
+            self.pending_bytes -= pending;
+            match relief {
+                Relief::Spilled(bytes) => self.spilled_bytes += bytes,
+                Relief::Encoded { unspilled, size } => {
+                    self.spilled_bytes -= unspilled;
+                    if size >= self.config.target_file_bytes || many_open {
+                        full.push(key);
+                    }
+                }
             }
         }
         self.seal_keys(full)
@@ -365,6 +424,7 @@ impl LakeWriter {
             .collect();
         for (_, p) in &parts {
             self.pending_bytes -= p.pending_bytes;
+            self.spilled_bytes -= p.spill.bytes();
         }
         let (spool, props) = (&self.config.spool_dir, &self.props);
         let closed: Vec<Result<Option<(SealedFile, std::fs::File)>, LakeError>> = parts
@@ -406,6 +466,11 @@ impl LakeWriter {
         self.pending_bytes
     }
 
+    /// Rows moved to the spool folder under memory pressure, in bytes of the memory they held.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spilled_bytes
+    }
+
     /// Partitions with an open file or buffered rows.
     pub fn open_partitions(&self) -> usize {
         self.partitions.len()
@@ -422,6 +487,7 @@ impl LakeWriter {
             }
         }
         self.pending_bytes = 0;
+        self.spilled_bytes = 0;
         units.sort_unstable();
         units.dedup();
         units
@@ -434,7 +500,7 @@ pub(crate) mod tests {
     use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
     /// One object's batches: `n` records of ~`pad` bytes each on one partition.
-    fn batch(n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
+    pub(crate) fn batch(n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
         let mut doc = String::from("{\"Records\":[");
         for i in 0..n {
             if i > 0 {
@@ -629,6 +695,119 @@ pub(crate) mod tests {
         assert_eq!(sealed.len(), 1);
         assert_eq!(sealed[0].partition, k);
         assert_eq!(w.discard_all(), vec![2]);
+    }
+
+    fn row_groups(path: &std::path::Path) -> Vec<i64> {
+        let r = parquet::file::serialized_reader::SerializedFileReader::new(
+            std::fs::File::open(path).unwrap(),
+        )
+        .unwrap();
+        parquet::file::reader::FileReader::metadata(&r)
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect()
+    }
+
+    /// Appends 30 objects of two partitions under a budget that holds about four, then a late
+    /// object of the first day, and seals; returns the files and the spool folder's leftovers.
+    fn pressured(spill_budget: u64) -> (Vec<SealedFile>, Vec<RecordBatch>, usize) {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(WriterConfig {
+            memory_budget: 1 << 20,
+            spill_budget,
+            ..config(&dir)
+        })
+        .unwrap();
+        let mut sent = Vec::new();
+        let mut sealed = Vec::new();
+        for i in 0..31u32 {
+            let day = if i == 30 { 1 } else { 1 + i % 2 };
+            let (k, b) = batch(100, day, 300);
+            sent.push(b.clone());
+            sealed.extend(w.append(&k, b, i.into(), "src", None).unwrap());
+        }
+        if spill_budget > 0 {
+            assert!(w.spilled_bytes() > 0, "pressure spilled rows");
+        }
+        sealed.extend(w.seal_all().unwrap());
+        assert_eq!(w.spilled_bytes(), 0);
+        let left = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".spill")
+            })
+            .count();
+        (sealed, sent, left)
+    }
+
+    #[test]
+    fn memory_pressure_spills_so_each_partition_is_one_row_group() {
+        let (sealed, sent, left) = pressured(1 << 30);
+        assert_eq!(sealed.len(), 2);
+        assert_eq!(left, 0, "spill files are deleted once encoded");
+        for f in &sealed {
+            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
+        }
+        // the same rows, in the order appended
+        let mut read = Vec::new();
+        for f in &sealed {
+            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&f.temp).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+            read.extend(r.map(|b| b.unwrap()));
+        }
+        let ids = |batches: &[RecordBatch], day: &str| -> Vec<String> {
+            let mut v = Vec::new();
+            for b in batches {
+                let col = b.column_by_name("eventID").unwrap();
+                let col = col
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .unwrap();
+                v.extend(
+                    col.iter()
+                        .flatten()
+                        .filter(|s| s.starts_with(day))
+                        .map(str::to_string),
+                );
+            }
+            v
+        };
+        for day in ["1-", "2-"] {
+            assert_eq!(ids(&read, day), ids(&sent, day));
+        }
+    }
+
+    #[test]
+    fn without_spill_budget_pressure_encodes_early() {
+        let (sealed, _, left) = pressured(0);
+        assert_eq!(left, 0);
+        assert!(sealed.iter().all(|f| row_groups(&f.temp).len() > 1));
+        let rows: u64 = sealed.iter().map(|f| f.rows).sum();
+        assert_eq!(rows, 3100);
+    }
+
+    #[test]
+    fn discard_removes_spilled_rows() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(WriterConfig {
+            memory_budget: 1 << 20,
+            spill_budget: 1 << 30,
+            ..config(&dir)
+        })
+        .unwrap();
+        for i in 0..12u32 {
+            let (k, b) = batch(100, 1 + i % 2, 300);
+            w.append(&k, b, i.into(), "src", None).unwrap();
+        }
+        assert!(w.spilled_bytes() > 0);
+        assert_eq!(w.discard_all().len(), 12);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     pub(crate) fn tempdir() -> PathBuf {

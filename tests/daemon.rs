@@ -353,10 +353,15 @@ async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
         .count() as f64;
     assert_eq!(m["trailpipe_records_total"], records.len() as f64);
     assert_eq!(m["trailpipe_objects_total"], logs);
-    assert_eq!(
-        m["trailpipe_objects_skipped_total"],
-        keys.len() as f64 - logs,
-        "digest keys are skipped"
+    // SQS delivers at least once, and moto under load hands one message to two receives now
+    // and then: a digest's message received twice is skipped twice. Without such a duplicate
+    // (one message per key, plus the test event) the count is exact.
+    let skipped = m["trailpipe_objects_skipped_total"];
+    let duplicates = (m["trailpipe_messages_received_total"] - keys.len() as f64 - 1.0).max(0.0);
+    assert!(
+        (keys.len() as f64 - logs..=keys.len() as f64 - logs + duplicates).contains(&skipped),
+        "digest keys are skipped: {skipped} skipped, {} keys, {logs} logs, {duplicates} duplicate deliveries",
+        keys.len()
     );
     assert_eq!(
         m["trailpipe_messages_deleted_total"],

@@ -60,6 +60,10 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
             ZstdLevel::try_new(zstd_level).unwrap_or_default(),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // 4 MiB, not 1: the dictionaries of `userIdentity.arn` and `resources[].ARN` outgrow
+        // 1 MiB in large row groups and fall back to PLAIN for the rest of the chunk
+        // (1 GB corpus: lake -0.25%, or -0.65% with --spill-mb; speed unchanged)
+        .set_dictionary_page_size_limit(4 << 20)
         .set_coerce_types(true)
         // each row group's filter is written right after it: with `End`, every filter of a
         // file stayed in memory until the file closed, at its unfolded size (256 KiB for

@@ -8,6 +8,7 @@
 //! copy of their buffers, no encoding), and read back a slice at a time when the partition's
 //! row group is encoded. The round trip costs about 10% of ingest throughput, so it is off by
 //! default.
+//!
 //! The files live in the writer's spool folder and are deleted once read: they are written to
 //! the page cache and usually gone before the kernel writes them back.
 

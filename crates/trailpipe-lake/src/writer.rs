@@ -330,10 +330,12 @@ impl LakeWriter {
             .collect();
         sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
         // with very many active partitions (an organization trail's accounts x regions),
-        // files are sealed under memory pressure instead of held open: memory and open
-        // files stay bounded at the price of smaller files
-        let many_open =
-            self.partitions.values().filter(|p| p.holds_files()).count() > MAX_OPEN_FILES;
+        // files are sealed under memory pressure instead of held open (and rows are not
+        // spilled): memory and open files stay bounded at the price of smaller files
+        let many_open = |parts: &HashMap<PartitionKey, Partition>| {
+            parts.values().filter(|p| p.holds_files()).count() > MAX_OPEN_FILES
+        };
+        let spill_ok = !many_open(&self.partitions);
         let mut left = self.pending_bytes;
         let mut spill_room = self.config.spill_budget.saturating_sub(self.spilled_bytes);
         let mut chosen = HashMap::new();
@@ -343,7 +345,7 @@ impl LakeWriter {
             }
             left -= bytes;
             let p = &self.partitions[&key];
-            let spill = !many_open
+            let spill = spill_ok
                 && bytes <= spill_room
                 && p.pending_bytes + p.spill.bytes() < self.config.row_group_bytes;
             if spill {
@@ -375,6 +377,7 @@ impl LakeWriter {
                 Ok((k.clone(), pending, relief))
             })
             .collect();
+        let seal_relieved = many_open(&self.partitions);
         let mut full = Vec::new();
         for r in relieved {
             let (key, pending, relief) = r?;
@@ -383,7 +386,7 @@ impl LakeWriter {
                 Relief::Spilled(bytes) => self.spilled_bytes += bytes,
                 Relief::Encoded { unspilled, size } => {
                     self.spilled_bytes -= unspilled;
-                    if size >= self.config.target_file_bytes || many_open {
+                    if size >= self.config.target_file_bytes || seal_relieved {
                         full.push(key);
                     }
                 }

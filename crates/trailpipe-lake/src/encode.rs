@@ -213,8 +213,8 @@ impl OpenFile {
         self.writer.bytes_written() as u64
     }
 
-    /// Writes the footer with the key-value metadata. The file is not yet synced to disk: the caller syncs many files at
-    /// once, off the encoding pool (see `sync_all`).
+    /// Writes the footer with the key-value metadata. The file is not yet synced to disk: the
+    /// caller syncs many files at once, off the encoding pool (see `sync_all`).
     pub(crate) fn close(
         mut self,
         metadata: Vec<KeyValue>,

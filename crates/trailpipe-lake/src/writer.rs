@@ -185,7 +185,7 @@ impl Partition {
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         let spilled = std::mem::take(&mut self.spill).read(SPILL_SLICE);
-        let in_memory = Some(Ok(batches)).filter(|b| b.as_ref().is_ok_and(|b| !b.is_empty()));
+        let in_memory = (!batches.is_empty()).then_some(Ok(batches));
         let file = self.file.as_mut().expect("opened above");
         file.write_row_group(spilled.chain(in_memory))?;
         Ok(file.bytes_written())

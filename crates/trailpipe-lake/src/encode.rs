@@ -60,6 +60,11 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
             ZstdLevel::try_new(zstd_level).unwrap_or_default(),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // pages end at the byte limit (1 MiB, 8 MiB for the near-unique columns), not at
+        // 20k rows: a dictionary-encoded column of a 118k-row group is then one page, not
+        // six, and DuckDB reads it up to 10% faster (`count(DISTINCT eventName)` over one
+        // file: 1.15x -> 1.04x DuckDB's time over its own file); the lake is 0.3% smaller
+        .set_data_page_row_count_limit(usize::MAX)
         // 4 MiB, not 1: the dictionaries of `userIdentity.arn` and `resources[].ARN` outgrow
         // 1 MiB in large row groups and fall back to PLAIN for the rest of the chunk
         // (1 GB corpus: lake -0.25%, or -0.65% with --spill-mb; speed unchanged)

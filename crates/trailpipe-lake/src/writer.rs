@@ -65,7 +65,10 @@ pub struct WriterConfig {
     /// Folder for files under construction. For a local lake it must be on the lake's
     /// filesystem (the commit is a rename).
     pub spool_dir: PathBuf,
-    /// zstd level of the Parquet pages.
+    /// zstd level of the Parquet pages. 2, not zstd's usual 3: on CloudTrail's JSON text
+    /// and dictionary indices, level 3's `dfast` matcher takes about 9% more ingest time and
+    /// gives a lake 0.6% *larger* than level 2's `fast` one (1 GB corpus: 99.3 against
+    /// 98.6 MB; organization trail: 108.7 against 107.9 MB).
     pub zstd_level: i32,
 }
 
@@ -78,7 +81,7 @@ impl Default for WriterConfig {
             spill_budget: 0,
             max_file_age: Duration::from_secs(300),
             spool_dir: std::env::temp_dir().join("trailpipe-spool"),
-            zstd_level: 3,
+            zstd_level: 2,
         }
     }
 }
@@ -698,6 +701,39 @@ pub(crate) mod tests {
         assert_eq!(sealed.len(), 1);
         assert_eq!(sealed[0].partition, k);
         assert_eq!(w.discard_all(), vec![2]);
+    }
+
+    #[test]
+    fn a_dictionary_column_of_a_row_group_is_one_page() {
+        use parquet::file::reader::FileReader;
+        use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let (k, b) = batch(50_000, 1, 0);
+        w.append(&k, b, 1, "s3://b/one", None).unwrap();
+        let sealed = w.seal_all().unwrap();
+        let options = ReadOptionsBuilder::new().with_page_index().build();
+        let r = SerializedFileReader::new_with_options(
+            std::fs::File::open(&sealed[0].temp).unwrap(),
+            options,
+        )
+        .unwrap();
+        let meta = r.metadata();
+        let column = (0..meta.file_metadata().schema_descr().num_columns())
+            .find(|&i| {
+                meta.file_metadata()
+                    .schema_descr()
+                    .column(i)
+                    .path()
+                    .string()
+                    == "eventTime"
+            })
+            .unwrap();
+        assert_eq!(meta.num_row_groups(), 1);
+        // 50k rows of 60 distinct times: dictionary indices far under the 1 MiB page limit
+        // (parquet's default row limit would cut three pages)
+        let index = meta.page_index_for_row_group(0);
+        assert_eq!(index.page_locations(column).unwrap().len(), 1);
     }
 
     fn row_groups(path: &std::path::Path) -> Vec<i64> {

@@ -102,15 +102,17 @@ impl Column {
         }
     }
 
-    pub(crate) fn append_null(&mut self) {
+    /// Appends `n` nulls at once (a struct defers them further, to its fields).
+    fn append_nulls(&mut self, n: usize) {
         match self {
-            Column::Str(b) | Column::Json(b) => b.append_null(),
-            Column::Bool(b) => b.append_null(),
-            Column::Time(b) => b.append_null(),
-            Column::Struct(s) => s.append_null(),
+            Column::Str(b) | Column::Json(b) => b.append_nulls(n),
+            Column::Bool(b) => b.append_nulls(n),
+            Column::Time(b) => b.append_nulls(n),
+            Column::Struct(s) => s.append_nulls(n),
             Column::List(l) => {
-                l.offsets.push(*l.offsets.last().unwrap_or(&0));
-                l.nulls.append_null();
+                let last = *l.offsets.last().unwrap_or(&0);
+                l.offsets.extend(std::iter::repeat_n(last, n));
+                l.nulls.append_n_nulls(n);
             }
         }
     }
@@ -222,7 +224,12 @@ fn key_eq(a: &str, b: &str) -> bool {
 /// The columns of one JSON object with known keys (a struct, or the record itself).
 pub(crate) struct StructColumns {
     pub(crate) fields: &'static [Field],
-    pub(crate) columns: Vec<Column>,
+    columns: Vec<Column>,
+    /// Nulls owed to each column, appended in one call before its next value or at `finish`.
+    /// A record has about 20 of the schema's 31 top-level fields and often no
+    /// `userIdentity.sessionContext`, so most appends were single nulls, a dispatch each
+    /// (and, for an absent struct, one per leaf below it).
+    pending: Vec<usize>,
     nulls: NullBufferBuilder,
     /// Index of the field expected next: CloudTrail writes keys in a stable order, so the
     /// lookup usually hits on the first comparison.
@@ -237,6 +244,7 @@ impl StructColumns {
                 .iter()
                 .map(|f| Column::new(f.kind, capacity))
                 .collect(),
+            pending: vec![0; fields.len()],
             nulls: NullBufferBuilder::new(capacity),
             next: 0,
         }
@@ -281,7 +289,7 @@ impl StructColumns {
             match self.lookup(key) {
                 Some(i) if seen & (1 << i) == 0 => {
                     seen |= 1 << i;
-                    clean &= self.columns[i].append(value);
+                    clean &= self.column(i).append(value);
                 }
                 _ => clean = false,
             }
@@ -292,6 +300,17 @@ impl StructColumns {
         clean
     }
 
+    /// Column `i`, with the nulls it is owed appended, ready for its next value.
+    #[inline]
+    pub(crate) fn column(&mut self, i: usize) -> &mut Column {
+        let n = std::mem::take(&mut self.pending[i]);
+        if n > 0 {
+            self.columns[i].append_nulls(n);
+        }
+        &mut self.columns[i]
+    }
+
+    /// Counts a null for every column whose bit is not in `seen`.
     pub(crate) fn fill_unseen(&mut self, seen: u64) {
         let all = if self.columns.len() == 64 {
             u64::MAX
@@ -301,20 +320,26 @@ impl StructColumns {
         let mut missing = !seen & all;
         while missing != 0 {
             let i = missing.trailing_zeros() as usize;
-            self.columns[i].append_null();
+            self.pending[i] += 1;
             missing &= missing - 1;
         }
     }
 
     pub(crate) fn append_null(&mut self) {
-        for c in &mut self.columns {
-            c.append_null();
+        self.append_nulls(1);
+    }
+
+    fn append_nulls(&mut self, n: usize) {
+        for p in &mut self.pending {
+            *p += n;
         }
-        self.nulls.append_null();
+        self.nulls.append_n_nulls(n);
     }
 
     pub(crate) fn finish_columns(&mut self) -> Vec<ArrayRef> {
-        self.columns.iter_mut().map(Column::finish).collect()
+        (0..self.columns.len())
+            .map(|i| self.column(i).finish())
+            .collect()
     }
 
     fn finish(&mut self) -> StructArray {

@@ -482,7 +482,7 @@ impl RowBuilder {
             let kept = match found {
                 Some(i) if seen & (1 << i) == 0 => {
                     seen |= 1 << i;
-                    let fits = self.record.columns[i].append(value);
+                    let fits = self.record.column(i).append(value);
                     if !fits {
                         out.mistyped += 1;
                     }

@@ -148,3 +148,28 @@ fn quirks_survive_and_are_counted() {
     assert_eq!(out.partitions[2].key.table, Table::Insights);
     assert_eq!(out.partitions[1].batch.num_rows(), 2);
 }
+
+/// Absent fields are appended as nulls lazily (counted, then added in one call before the
+/// column's next value): fields present on some rows only, at every nesting level, must still
+/// land on their own rows.
+#[test]
+fn sparse_fields_at_every_level_stay_on_their_rows() {
+    let records = [
+        r#"{"eventID":"r0","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"i0"},"attributes":{"mfaAuthenticated":"false"}}},"resources":[{"ARN":"a0"}]}"#,
+        r#"{"eventID":"r1","errorCode":"AccessDenied"}"#,
+        r#"{"eventID":"r2"}"#,
+        r#"{"eventID":"r3","userIdentity":{"type":"IAMUser","arn":"u3"},"resources":[null,{"type":"t3"},{"ARN":"a3","accountId":"3"}]}"#,
+        r#"{"eventID":"r4","userIdentity":{"type":"AssumedRole","sessionContext":{"attributes":{"creationDate":"c4"}}},"tlsDetails":{"tlsVersion":"TLSv1.2"}}"#,
+        r#"{"eventID":"r5","resources":[],"requestParameters":{"k":[5]},"errorCode":"E5"}"#,
+        r#"{"eventID":"r6","userIdentity":{"sessionContext":{"sessionIssuer":{"userName":"n6"}}},"readOnly":true}"#,
+        r#"{"eventID":"r7"}"#,
+    ];
+    let common = r#""eventTime":"2024-01-01T00:00:00Z","recipientAccountId":"123456789012","awsRegion":"us-east-1","#;
+    let body: Vec<String> = records
+        .iter()
+        .map(|r| format!("{{{common}{}", &r[1..]))
+        .collect();
+    let doc = format!(r#"{{"Records":[{}]}}"#, body.join(","));
+    let (n, anomalies) = check_lossless(doc.as_bytes(), "sparse");
+    assert_eq!((n, anomalies), (8, 0));
+}

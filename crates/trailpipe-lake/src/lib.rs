@@ -5,10 +5,10 @@
 //!
 //! * [`LakeWriter`] buffers Arrow batches per partition
 //!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`), encodes a row group once a
-//!   partition's buffer is large or the memory budget is reached (largest first; or, with a
-//!   spill budget, spills them to local disk so they still join that one row group), and
-//!   seals a
-//!   file at the target size, at the maximum age, or at the end. Files are built in a spool
+//!   partition's buffer is large or the memory budget is reached (largest first; with a spill
+//!   budget, settled partitions first, while the newest rows are spilled to local disk so
+//!   they still join their one row group), and seals a file at the target size, at the
+//!   maximum age, or at the end. Files are built in a spool
 //!   folder under a name that does not end in `.parquet`, so no reader ever sees a partial file.
 //! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
 //!   multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under

@@ -6,8 +6,8 @@
 //! a small tail of late events), and a query pays for every row group it reads. With a spill
 //! budget, the buffers chosen under pressure are written out as Arrow IPC streams instead (a
 //! copy of their buffers, no encoding), and read back a slice at a time when the partition's
-//! row group is encoded. The round trip costs about 10% of ingest throughput, so it is off by
-//! default.
+//! row group is encoded. The round trip costs about 10% of ingest time on a 1 GB corpus and
+//! 23% on 4 GB, so it is off by default.
 //!
 //! The files live in the writer's spool folder and are deleted once read: they are written to
 //! the page cache and usually gone before the kernel writes them back.

@@ -227,8 +227,8 @@ pub(crate) struct StructColumns {
     columns: Vec<Column>,
     /// Nulls owed to each column, appended in one call before its next value or at `finish`.
     /// A record has about 20 of the schema's 31 top-level fields and often no
-    /// `userIdentity.sessionContext`, so most appends were single nulls, a dispatch each
-    /// (and, for an absent struct, one per leaf below it).
+    /// `userIdentity.sessionContext`; appended one at a time, most appends were single nulls,
+    /// a dispatch each (and, for an absent struct, one per leaf below it).
     pending: Vec<usize>,
     nulls: NullBufferBuilder,
     /// Index of the field expected next: CloudTrail writes keys in a stable order, so the
@@ -325,6 +325,7 @@ impl StructColumns {
         }
     }
 
+    /// A null struct row: the fields are owed a null each, appended later.
     pub(crate) fn append_null(&mut self) {
         self.append_nulls(1);
     }

@@ -875,31 +875,54 @@ pub(crate) mod tests {
         }
     }
 
+    const BUDGET: u64 = 1 << 20;
+
+    /// A writer under a 1 MiB budget holding day 1's rows (3/4 of the budget); returns it with
+    /// day 1's size and the work units used so far.
+    fn day_one(dir: &std::path::Path, spill_budget: u64) -> (LakeWriter, u64, u64) {
+        let mut w = LakeWriter::new(WriterConfig {
+            memory_budget: BUDGET,
+            spill_budget,
+            ..config(dir)
+        })
+        .unwrap();
+        let (mut day1, mut unit) = (0, 0u64);
+        while day1 < BUDGET * 3 / 4 {
+            let (k, b) = batch(100, 1, 300);
+            day1 += batch_memory(&b);
+            unit += 1;
+            assert!(w.append(&k, b, unit, "src", None).unwrap().is_empty());
+        }
+        assert_eq!(w.spilled_bytes(), 0, "day 1 fits");
+        (w, day1, unit)
+    }
+
+    /// Appends one small batch of day 2; returns its memory.
+    fn day_two(w: &mut LakeWriter, unit: &mut u64) -> u64 {
+        let (k, b) = batch(10, 2, 300);
+        let bytes = batch_memory(&b);
+        *unit += 1;
+        assert!(w.append(&k, b, *unit, "src", None).unwrap().is_empty());
+        bytes
+    }
+
+    /// Seals both days: each file must be one row group.
+    fn seal_one_group_each(mut w: LakeWriter) {
+        let sealed = w.seal_all().unwrap();
+        assert_eq!(sealed.len(), 2);
+        for f in &sealed {
+            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
+        }
+    }
+
     /// A day that has stopped taking rows is encoded from memory; the next day's first rows
     /// are what goes to disk meanwhile (spilling the largest buffer sent the day itself).
     #[test]
     fn a_settled_day_is_encoded_from_memory_while_the_next_day_spills() {
         let dir = tempdir();
-        let budget = 1 << 20;
-        let mut w = LakeWriter::new(WriterConfig {
-            memory_budget: budget,
-            spill_budget: 1 << 30,
-            ..config(&dir)
-        })
-        .unwrap();
-        let (mut day1, mut unit) = (0, 0u64);
-        let mut sealed = Vec::new();
-        while day1 < budget * 3 / 4 {
-            let (k, b) = batch(100, 1, 300);
-            day1 += batch_memory(&b);
-            unit += 1;
-            sealed.extend(w.append(&k, b, unit, "src", None).unwrap());
-        }
-        assert_eq!(w.spilled_bytes(), 0, "day 1 fits");
+        let (mut w, day1, mut unit) = day_one(&dir, 1 << 30);
         for _ in 0..SETTLED_AFTER_APPENDS + 40 {
-            let (k, b) = batch(10, 2, 300);
-            unit += 1;
-            sealed.extend(w.append(&k, b, unit, "src", None).unwrap());
+            day_two(&mut w, &mut unit);
         }
         // what is on disk now is day 2 only
         let mut spilled_ids = Vec::new();
@@ -926,11 +949,7 @@ pub(crate) mod tests {
         assert!(spilled_ids.iter().all(|id| id.starts_with("2-")));
         // and day 1, settled, left memory as Parquet
         assert!(w.buffered_bytes() < day1);
-        sealed.extend(w.seal_all().unwrap());
-        assert_eq!(sealed.len(), 2);
-        for f in &sealed {
-            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
-        }
+        seal_one_group_each(w);
     }
 
     /// With the spool full, pressure encodes the largest buffers, as without spilling, not the
@@ -938,34 +957,14 @@ pub(crate) mod tests {
     #[test]
     fn a_full_spool_encodes_the_largest_not_the_newest() {
         let dir = tempdir();
-        let budget = 1 << 20;
-        let mut w = LakeWriter::new(WriterConfig {
-            memory_budget: budget,
-            spill_budget: 1,
-            ..config(&dir)
-        })
-        .unwrap();
-        let (mut day1, mut day2, mut unit) = (0, 0, 0u64);
-        let mut sealed = Vec::new();
-        while day1 < budget * 3 / 4 {
-            let (k, b) = batch(100, 1, 300);
-            day1 += batch_memory(&b);
-            unit += 1;
-            sealed.extend(w.append(&k, b, unit, "src", None).unwrap());
-        }
-        while day2 < budget / 2 {
-            let (k, b) = batch(10, 2, 300);
-            day2 += batch_memory(&b);
-            unit += 1;
-            sealed.extend(w.append(&k, b, unit, "src", None).unwrap());
+        let (mut w, day1, mut unit) = day_one(&dir, 1);
+        let mut day2 = 0;
+        while day2 < BUDGET / 2 {
+            day2 += day_two(&mut w, &mut unit);
         }
         assert_eq!(w.spilled_bytes(), 0, "nothing fits the spool");
         assert!(w.buffered_bytes() < day1, "pressure encoded day 1");
-        sealed.extend(w.seal_all().unwrap());
-        assert_eq!(sealed.len(), 2);
-        for f in &sealed {
-            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
-        }
+        seal_one_group_each(w);
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! claims that make delivery effectively once.
 //!
 //! * [`LakeWriter`] buffers Arrow batches per partition
-//!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`), encodes a row group once a
-//!   partition's buffer is large or the memory budget is reached (largest first; with a spill
-//!   budget, settled partitions first, while the newest rows are spilled to local disk so
-//!   they still join their one row group), and seals a file at the target size, at the
-//!   maximum age, or at the end. Files are built in a spool
-//!   folder under a name that does not end in `.parquet`, so no reader ever sees a partial file.
+//!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`) and encodes them into the
+//!   partition's row group in progress: under memory pressure (largest buffers first, the row
+//!   group staying open, so a partition's rows stay one row group), and when the row group
+//!   reaches its size. If the row groups in progress hold too much, settled ones are ended
+//!   first. A file is sealed at the target size, at the maximum age, or at the end. Files are
+//!   built in a spool folder under a name that does not end in `.parquet`, so no reader ever
+//!   sees a partial file.
 //! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
 //!   multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under
 //!   `_trailpipe/`, which Athena (hidden `_` prefix) and `account=*` globs ignore.
@@ -22,7 +23,6 @@
 
 mod encode;
 pub mod ledger;
-mod spill;
 mod store;
 mod writer;
 
@@ -51,14 +51,6 @@ pub enum LakeError {
         /// The cause.
         source: parquet::errors::ParquetError,
     },
-    /// Rows set aside on local disk under memory pressure (Arrow IPC).
-    #[error("{path}: spilled rows: {source}")]
-    Spill {
-        /// The spill file.
-        path: String,
-        /// The cause.
-        source: arrow_schema::ArrowError,
-    },
     /// The store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,12 +59,6 @@ pub enum LakeError {
 impl LakeError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> LakeError {
         LakeError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-    pub(crate) fn spill(path: &Path, source: arrow_schema::ArrowError) -> LakeError {
-        LakeError::Spill {
             path: path.display().to_string(),
             source,
         }

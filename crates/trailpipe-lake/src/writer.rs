@@ -16,7 +16,6 @@ use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
 use crate::encode::{sync_all, writer_properties, OpenFile};
-use crate::spill::Spill;
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -42,14 +41,11 @@ fn batch_memory(batch: &RecordBatch) -> u64 {
 /// Open files beyond which memory pressure seals files rather than adding row groups.
 const MAX_OPEN_FILES: usize = 256;
 
-/// Spilled rows are read back and encoded this much memory at a time.
-const SPILL_SLICE: usize = 8 << 20;
-
-/// With a spill budget, a partition is settled (encoded first under memory pressure) once this
-/// many appends, to any partition, brought it no rows (and it holds at least 1/64 of the
-/// budget). In key order (`ingest`, `backfill`) a day's late events arrive in the next day's
-/// first 3 objects (benchmark corpus: its last 1% of rows spans the last 7-14 objects of the
-/// day and those 3), and each object makes one to a few appends.
+/// A partition is settled (under memory pressure its row group in progress is ended first)
+/// once this many appends, to any partition, brought it no rows. In key order (`ingest`,
+/// `backfill`) a day's late events arrive in the next day's first 3 objects (benchmark
+/// corpus: its last 1% of rows spans the last 7-14 objects of the day and those 3), and each
+/// object makes one to a few appends.
 const SETTLED_AFTER_APPENDS: u64 = 64;
 
 /// Sizes and ages that decide when rows are encoded and files are sealed.
@@ -59,15 +55,12 @@ pub struct WriterConfig {
     pub target_file_bytes: u64,
     /// Encode a partition's buffered rows into a row group once they take this much memory.
     pub row_group_bytes: u64,
-    /// Upper bound on buffered (not yet encoded) rows across all partitions; over it, the
-    /// largest buffers are encoded first (with a `spill_budget`: settled partitions are
-    /// encoded and the newest rows spilled).
+    /// Upper bound on the rows held in memory across partitions: buffered Arrow rows and the
+    /// column writers of row groups in progress. Over it, the largest buffers are encoded into
+    /// their row groups in progress, which stay open (a partition's rows stay one row group);
+    /// then settled row groups are ended, and the largest others if the row groups in
+    /// progress hold over half the budget.
     pub memory_budget: u64,
-    /// Upper bound on the spool folder's spilled rows across all partitions (bytes on disk);
-    /// beyond it, memory pressure encodes row groups early instead, as many as it takes. 0
-    /// (the default) never spills: spilling keeps a partition's rows in one row group, but the
-    /// round trip through disk costs about 10% of ingest time on 1 GB, 23% on 4 GB.
-    pub spill_budget: u64,
     /// Seal a file whose first rows are this old, so no rows (and acks) wait longer.
     pub max_file_age: Duration,
     /// Folder for files under construction. For a local lake it must be on the lake's
@@ -84,9 +77,8 @@ impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             target_file_bytes: 128 << 20,
-            row_group_bytes: 64 << 20,
+            row_group_bytes: 512 << 20,
             memory_budget: 512 << 20,
-            spill_budget: 0,
             max_file_age: Duration::from_secs(300),
             spool_dir: std::env::temp_dir().join("trailpipe-spool"),
             zstd_level: 2,
@@ -121,8 +113,10 @@ struct Partition {
     file: Option<OpenFile>,
     pending: Vec<RecordBatch>,
     pending_bytes: u64,
-    /// Rows of the row group in progress that memory pressure moved to disk.
-    spill: Spill,
+    /// Arrow memory of the rows already encoded into the row group in progress (its size
+    /// counts them), and the memory its column writers hold now.
+    fed_bytes: u64,
+    writer_bytes: u64,
     rows: u64,
     units: Vec<u64>,
     sources: Vec<String>,
@@ -181,43 +175,60 @@ impl Partition {
         Ok(Some((sealed, handle)))
     }
 
-    /// Writes the spilled and pending rows as one row group (opening the spool file on first
+    /// Ends the row group in progress with the pending rows (opening the spool file on first
     /// use); returns the file's size so far. The caller subtracts `pending_bytes` and
-    /// `spill.bytes()` from its totals first.
+    /// `writer_bytes` from its totals first.
     fn encode_pending(
         &mut self,
         spool: &std::path::Path,
         props: &WriterProperties,
     ) -> Result<u64, LakeError> {
-        if self.pending.is_empty() && self.spill.is_empty() {
-            return Ok(self.file.as_ref().map_or(0, OpenFile::bytes_written));
+        self.feed_pending(spool, props)?;
+        let Some(file) = self.file.as_mut() else {
+            return Ok(0);
+        };
+        file.finish_row_group()?;
+        self.fed_bytes = 0;
+        self.writer_bytes = 0;
+        Ok(file.bytes_written())
+    }
+
+    /// Encodes the pending rows into the row group in progress, which stays open (opening the
+    /// spool file on first use). The caller subtracts `pending_bytes` and `writer_bytes` from
+    /// its totals first, and adds `writer_bytes` back after.
+    fn feed_pending(
+        &mut self,
+        spool: &std::path::Path,
+        props: &WriterProperties,
+    ) -> Result<(), LakeError> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
         if self.file.is_none() {
             let temp = spool.join(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
             self.file = Some(OpenFile::create(temp, props)?);
         }
         let batches = std::mem::take(&mut self.pending);
+        self.fed_bytes += self.pending_bytes;
         self.pending_bytes = 0;
-        let spilled = std::mem::take(&mut self.spill).read(SPILL_SLICE);
-        let in_memory = (!batches.is_empty()).then_some(Ok(batches));
         let file = self.file.as_mut().expect("opened above");
-        file.write_row_group(spilled.chain(in_memory))?;
-        Ok(file.bytes_written())
+        self.writer_bytes = file.feed(&batches)?;
+        Ok(())
     }
+}
 
-    /// Moves the pending rows to disk; they join the next row group. The caller subtracts
-    /// `pending_bytes` from its total first; returns the bytes spilled.
-    fn spill_pending(&mut self, spool: &std::path::Path) -> Result<u64, LakeError> {
-        let batches = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        let before = self.spill.bytes();
-        self.spill.write(spool, &batches)?;
-        Ok(self.spill.bytes() - before)
-    }
+/// What a partition held (bytes), for the writer's totals.
+struct Held {
+    pending: u64,
+    writer: u64,
+}
 
-    /// Whether the partition holds a spool file (a Parquet file or spilled rows).
-    fn holds_files(&self) -> bool {
-        self.file.is_some() || !self.spill.is_empty()
+impl Held {
+    fn of(p: &Partition) -> Held {
+        Held {
+            pending: p.pending_bytes,
+            writer: p.writer_bytes,
+        }
     }
 }
 
@@ -228,7 +239,8 @@ pub struct LakeWriter {
     props: WriterProperties,
     partitions: HashMap<PartitionKey, Partition>,
     pending_bytes: u64,
-    spilled_bytes: u64,
+    /// Memory of the row groups in progress (their column writers), across partitions.
+    writer_bytes: u64,
     appends: u64,
 }
 
@@ -243,7 +255,7 @@ impl LakeWriter {
             props,
             partitions: HashMap::new(),
             pending_bytes: 0,
-            spilled_bytes: 0,
+            writer_bytes: 0,
             appends: 0,
         })
     }
@@ -267,7 +279,8 @@ impl LakeWriter {
                 file: None,
                 pending: Vec::new(),
                 pending_bytes: 0,
-                spill: Spill::default(),
+                fed_bytes: 0,
+                writer_bytes: 0,
                 rows: 0,
                 units: Vec::new(),
                 sources: Vec::new(),
@@ -311,7 +324,7 @@ impl LakeWriter {
         if let Some(d) = claim_deadline_ms {
             p.claim_deadline_ms = Some(p.claim_deadline_ms.map_or(d, |x| x.min(d)));
         }
-        let should_encode = p.pending_bytes + p.spill.bytes() >= row_group_bytes;
+        let should_encode = p.pending_bytes + p.fed_bytes >= row_group_bytes;
         self.pending_bytes += bytes;
         let mut sealed = Vec::new();
         if should_encode {
@@ -329,7 +342,7 @@ impl LakeWriter {
             return Ok(None);
         };
         self.pending_bytes -= p.pending_bytes;
-        self.spilled_bytes -= p.spill.bytes();
+        self.writer_bytes -= p.writer_bytes;
         let written = p.encode_pending(&self.config.spool_dir, &self.props)?;
         if written >= self.config.target_file_bytes {
             return self.seal(key);
@@ -337,119 +350,131 @@ impl LakeWriter {
         Ok(None)
     }
 
+    /// Keeps the rows held in memory (buffered Arrow rows and row groups in progress) within
+    /// the budget, in two steps. First, buffered rows are encoded into their partition's row
+    /// group in progress, which stays open: encoded rows take a fraction of their Arrow memory
+    /// (dictionary indices, compressed pages), and the partition's rows stay one row group.
+    /// Second, settled row groups (complete days) are ended and written to their files, and
+    /// the largest others too if the row groups in progress hold over half the budget.
     fn enforce_budget(&mut self) -> Result<Vec<SealedFile>, LakeError> {
-        if self.pending_bytes <= self.config.memory_budget {
+        let budget = self.config.memory_budget;
+        if self.pending_bytes + self.writer_bytes <= budget {
             return Ok(Vec::new());
         }
-        // Relieved partitions are encoded or spilled in parallel. With very many partitions
-        // holding files (an organization trail's accounts x regions), files are sealed under
-        // pressure instead of held open, and rows are not spilled: memory and open files stay
-        // bounded at the price of smaller files.
-        let many_open = |parts: &HashMap<PartitionKey, Partition>| {
-            parts.values().filter(|p| p.holds_files()).count() > MAX_OPEN_FILES
-        };
-        let mut spill_room = self.config.spill_budget.saturating_sub(self.spilled_bytes);
-        let spill_ok = !many_open(&self.partitions) && spill_room > 0;
+        let mut full = self.relieve_pending()?;
+        full.extend(self.end_row_groups(budget / 2)?);
+        self.seal_keys(full)
+    }
+
+    /// Encodes the largest buffers into their row groups in progress until rows and row groups
+    /// together hold at most half the budget (fewer, larger encodes than relieving
+    /// everything); a buffer of a few rows ends its row group instead. Returns the partitions
+    /// whose files are now to be sealed.
+    fn relieve_pending(&mut self) -> Result<Vec<PartitionKey>, LakeError> {
+        // With very many open files (an organization trail's accounts x regions), relieved
+        // partitions' row groups are ended and their files sealed instead of held open: memory
+        // and open files stay bounded at the price of smaller files.
+        let end = self
+            .partitions
+            .values()
+            .filter(|p| p.file.is_some())
+            .count()
+            > MAX_OPEN_FILES;
         let budget = self.config.memory_budget;
-        // Without spilling: the largest buffers are encoded, down to half the budget (fewer,
-        // larger row groups than relieving everything). With spilling, rows should reach disk
-        // once, as Parquet: settled partitions (no rows for a while, and more than a trickle
-        // of late events) are encoded first, largest first; then the newest partitions' rows
-        // are spilled, down to 7/8 of the budget. A day still taking its late events stays in
-        // memory while the next day's first rows wait on disk. Spilling the largest buffers
-        // instead sent almost every row to disk and back (700 MB for a 1 GB corpus).
-        let settled = |p: &Partition| {
-            self.appends - p.last_append >= SETTLED_AFTER_APPENDS && p.pending_bytes >= budget / 64
-        };
-        let mut order: Vec<(bool, u64, u64, &PartitionKey)> = self
+        let mut order: Vec<(u64, &PartitionKey)> = self
             .partitions
             .iter()
             .filter(|(_, p)| p.pending_bytes > 0)
-            .map(|(k, p)| {
-                let encode = !spill_ok || settled(p);
-                let rank = if encode {
-                    p.pending_bytes
-                } else {
-                    p.first_append
-                };
-                (encode, rank, p.pending_bytes, k)
-            })
+            .map(|(k, p)| (p.pending_bytes, k))
             .collect();
-        order.sort_unstable_by_key(|o| std::cmp::Reverse((o.0, o.1)));
-        let target = if spill_ok {
-            budget - budget / 8
-        } else {
-            budget / 2
-        };
-        let mut left = self.pending_bytes;
+        order.sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
+        let mut left = self.pending_bytes + self.writer_bytes;
         let mut chosen = HashMap::new();
-        let mut no_room = Vec::new();
-        for (encode, _, bytes, key) in order {
-            if left <= target {
-                break;
-            }
-            let p = &self.partitions[key];
-            let full = p.pending_bytes + p.spill.bytes() >= self.config.row_group_bytes;
-            if !encode && !full && bytes > spill_room {
-                // the spool is full: not the newest rows, but the largest, are encoded below
-                no_room.push((bytes, key));
-                continue;
-            }
-            let spill = !encode && !full;
-            if spill {
-                spill_room -= bytes;
-            }
-            left -= bytes;
-            chosen.insert(key.clone(), spill);
-        }
-        no_room.sort_unstable_by_key(|n| std::cmp::Reverse(n.0));
-        for (bytes, key) in no_room {
+        for (bytes, key) in order {
             if left <= budget / 2 {
                 break;
             }
             left -= bytes;
-            chosen.insert(key.clone(), false);
+            // a row group in progress costs its column writers about 340 KB before any rows
+            // (CloudTrail's 100-odd leaf columns): a few rows are cheaper ended than kept open
+            let p = &self.partitions[key];
+            let feed = p.writer_bytes > 0 || bytes >= budget / 64;
+            chosen.insert(key.clone(), end || !feed);
         }
-        let (spool, props) = (&self.config.spool_dir, &self.props);
-        /// What relieving one partition did.
-        enum Relief {
-            /// Its rows went to disk: this many bytes.
-            Spilled(u64),
-            /// Its spilled (this many bytes) and pending rows were encoded; the file's size.
-            Encoded { unspilled: u64, size: u64 },
-        }
-        let relieved: Vec<Result<(PartitionKey, u64, Relief), LakeError>> = self
+        let ended = self.relieve(&chosen)?;
+        Ok(ended
+            .into_iter()
+            .filter(|(_, size)| *size >= self.config.target_file_bytes || end)
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Ends every settled row group in progress (no rows in the last
+    /// [`SETTLED_AFTER_APPENDS`] appends: a day past its late events, whose row group is
+    /// complete), then the largest others until the row groups in progress hold at most
+    /// `limit` bytes. Returns the partitions whose files are now to be sealed.
+    fn end_row_groups(&mut self, limit: u64) -> Result<Vec<PartitionKey>, LakeError> {
+        let mut order: Vec<(bool, u64, &PartitionKey)> = self
             .partitions
-            .par_iter_mut()
-            .filter_map(|(k, p)| chosen.get(k).map(|spill| (k, p, *spill)))
-            .map(|(k, p, spill)| {
-                let pending = p.pending_bytes;
-                let relief = if spill {
-                    Relief::Spilled(p.spill_pending(spool)?)
-                } else {
-                    let unspilled = p.spill.bytes();
-                    let size = p.encode_pending(spool, props)?;
-                    Relief::Encoded { unspilled, size }
-                };
-                Ok((k.clone(), pending, relief))
+            .iter()
+            .filter(|(_, p)| p.writer_bytes > 0)
+            .map(|(k, p)| {
+                let settled = self.appends - p.last_append >= SETTLED_AFTER_APPENDS;
+                (settled, p.writer_bytes, k)
             })
             .collect();
-        let seal_relieved = many_open(&self.partitions);
-        let mut full = Vec::new();
+        order.sort_unstable_by_key(|o| std::cmp::Reverse((o.0, o.1)));
+        let mut left = self.writer_bytes;
+        let mut chosen = HashMap::new();
+        for (settled, bytes, key) in order {
+            if left <= limit && !settled {
+                break;
+            }
+            left -= bytes;
+            chosen.insert(key.clone(), true);
+        }
+        let ended = self.relieve(&chosen)?;
+        Ok(ended
+            .into_iter()
+            .filter(|(_, size)| *size >= self.config.target_file_bytes)
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Relieves the `chosen` partitions in parallel, ending their row groups where `chosen`
+    /// says so and otherwise leaving them open, and updates the totals; returns the
+    /// partitions whose row groups were ended, with their files' sizes.
+    fn relieve(
+        &mut self,
+        chosen: &HashMap<PartitionKey, bool>,
+    ) -> Result<Vec<(PartitionKey, u64)>, LakeError> {
+        let (spool, props) = (&self.config.spool_dir, &self.props);
+        type Relief = (PartitionKey, Held, Held, Option<u64>);
+        let relieved: Vec<Result<Relief, LakeError>> = self
+            .partitions
+            .par_iter_mut()
+            .filter_map(|(k, p)| chosen.get(k).map(|end| (k, p, *end)))
+            .map(|(k, p, end)| {
+                let before = Held::of(p);
+                let size = if end {
+                    Some(p.encode_pending(spool, props)?)
+                } else {
+                    p.feed_pending(spool, props)?;
+                    None
+                };
+                Ok((k.clone(), before, Held::of(p), size))
+            })
+            .collect();
+        let mut ended = Vec::new();
         for r in relieved {
-            let (key, pending, relief) = r?;
-            self.pending_bytes -= pending;
-            match relief {
-                Relief::Spilled(bytes) => self.spilled_bytes += bytes,
-                Relief::Encoded { unspilled, size } => {
-                    self.spilled_bytes -= unspilled;
-                    if size >= self.config.target_file_bytes || seal_relieved {
-                        full.push(key);
-                    }
-                }
+            let (key, before, after, size) = r?;
+            self.pending_bytes = self.pending_bytes - before.pending + after.pending;
+            self.writer_bytes = self.writer_bytes - before.writer + after.writer;
+            if let Some(size) = size {
+                ended.push((key, size));
             }
         }
-        self.seal_keys(full)
+        Ok(ended)
     }
 
     /// Seals the file of `key` (encoding what is pending) and forgets the partition.
@@ -484,7 +509,7 @@ impl LakeWriter {
             .collect();
         for (_, p) in &parts {
             self.pending_bytes -= p.pending_bytes;
-            self.spilled_bytes -= p.spill.bytes();
+            self.writer_bytes -= p.writer_bytes;
         }
         let (spool, props) = (&self.config.spool_dir, &self.props);
         let closed: Vec<Result<Option<(SealedFile, std::fs::File)>, LakeError>> = parts
@@ -521,14 +546,10 @@ impl LakeWriter {
         self.partitions.values().any(|p| p.path == path)
     }
 
-    /// Rows buffered and not yet encoded, in bytes of Arrow memory.
+    /// Rows held in memory and not yet written to a file: buffered Arrow rows, and the
+    /// column writers of the row groups in progress.
     pub fn buffered_bytes(&self) -> u64 {
-        self.pending_bytes
-    }
-
-    /// Rows moved to the spool folder under memory pressure, in bytes of the memory they held.
-    pub fn spilled_bytes(&self) -> u64 {
-        self.spilled_bytes
+        self.pending_bytes + self.writer_bytes
     }
 
     /// Partitions with an open file or buffered rows.
@@ -547,7 +568,7 @@ impl LakeWriter {
             }
         }
         self.pending_bytes = 0;
-        self.spilled_bytes = 0;
+        self.writer_bytes = 0;
         units.sort_unstable();
         units.dedup();
         units
@@ -705,12 +726,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn size_limit_seals_and_budget_encodes_largest_first() {
+    fn size_limits_end_row_groups_and_seal_files_within_the_budget() {
         let dir = tempdir();
         let mut w = LakeWriter::new(WriterConfig {
-            // batches of one day repeat their payload, so row groups compress well
             target_file_bytes: 100_000,
-            row_group_bytes: 1 << 30,
+            row_group_bytes: 1 << 20,
             memory_budget: 3 << 20,
             ..config(&dir)
         })
@@ -718,16 +738,13 @@ pub(crate) mod tests {
         let mut sealed = Vec::new();
         let mut total = 0;
         for i in 0..40 {
-            // incompressible-ish payload so files grow
+            // incompressible payload so files grow
             let (k, b) = batch(200, 1 + (i % 2), 400);
             total += b.num_rows();
             sealed.extend(w.append(&k, b, i as u64, "src", None).unwrap());
             assert!(w.buffered_bytes() <= 3 << 20, "budget holds");
         }
-        assert!(
-            !sealed.is_empty(),
-            "budget encoding + size limit sealed files"
-        );
+        assert!(!sealed.is_empty(), "size limits sealed files");
         sealed.extend(w.seal_all().unwrap());
         let rows: u64 = sealed.iter().map(|f| f.rows).sum();
         assert_eq!(rows as usize, total);
@@ -802,50 +819,56 @@ pub(crate) mod tests {
             .collect()
     }
 
-    /// Appends 30 objects of two partitions under a budget that holds about four, then a late
-    /// object of the first day, and seals; returns the files and the spool folder's leftovers.
-    fn pressured(spill_budget: u64) -> (Vec<SealedFile>, Vec<RecordBatch>, usize) {
+    /// eventIDs of `batches` that start with `prefix`, in order.
+    fn ids(batches: &[RecordBatch], prefix: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for b in batches {
+            let col = b.column_by_name("eventID").unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            v.extend(
+                col.iter()
+                    .flatten()
+                    .filter(|s| s.starts_with(prefix))
+                    .map(str::to_string),
+            );
+        }
+        v
+    }
+
+    /// Under memory pressure, buffered rows are encoded into their partition's row group in
+    /// progress, which stays open: each partition is still one row group (encoding early used
+    /// to cut a row group at every relief).
+    #[test]
+    fn memory_pressure_keeps_each_partition_one_row_group() {
         let dir = tempdir();
+        const BUDGET: u64 = 4 << 20;
         let mut w = LakeWriter::new(WriterConfig {
-            memory_budget: 1 << 20,
-            spill_budget,
+            memory_budget: BUDGET,
             ..config(&dir)
         })
         .unwrap();
-        let mut sent = Vec::new();
-        let mut sealed = Vec::new();
-        for i in 0..31u32 {
-            let day = if i == 30 { 1 } else { 1 + i % 2 };
+        let (mut sent, mut sealed, mut relieved) = (Vec::new(), Vec::new(), false);
+        // 21 objects of two days, the last a late event of day 1: 1.4x the budget
+        for i in 0..21u32 {
+            let day = if i == 20 { 1 } else { 1 + i % 2 };
             let (k, b) = batch(100, day, 300);
             sent.push(b.clone());
+            let before = w.pending_bytes + batch_memory(&b);
             sealed.extend(w.append(&k, b, i.into(), "src", None).unwrap());
+            relieved |= w.pending_bytes < before;
+            assert!(w.buffered_bytes() <= BUDGET, "budget holds");
+            // fed, not ended
+            assert!(w.writer_bytes > 0 || !relieved);
         }
-        if spill_budget > 0 {
-            assert!(w.spilled_bytes() > 0, "pressure spilled rows");
-        }
+        assert!(relieved, "the budget was reached");
         sealed.extend(w.seal_all().unwrap());
-        assert_eq!(w.spilled_bytes(), 0);
-        let left = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                name.to_string_lossy().ends_with(".spill")
-            })
-            .count();
-        (sealed, sent, left)
-    }
-
-    #[test]
-    fn memory_pressure_spills_so_each_partition_is_one_row_group() {
-        let (sealed, sent, left) = pressured(1 << 30);
         assert_eq!(sealed.len(), 2);
-        assert_eq!(left, 0, "spill files are deleted once encoded");
-        for f in &sealed {
-            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
-        }
-        // the same rows, in the order appended
         let mut read = Vec::new();
         for f in &sealed {
+            assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
             let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
                 std::fs::File::open(&f.temp).unwrap(),
             )
@@ -854,145 +877,45 @@ pub(crate) mod tests {
             .unwrap();
             read.extend(r.map(|b| b.unwrap()));
         }
-        let ids = |batches: &[RecordBatch], day: &str| -> Vec<String> {
-            let mut v = Vec::new();
-            for b in batches {
-                let col = b.column_by_name("eventID").unwrap();
-                let col = col
-                    .as_any()
-                    .downcast_ref::<arrow_array::StringArray>()
-                    .unwrap();
-                v.extend(
-                    col.iter()
-                        .flatten()
-                        .filter(|s| s.starts_with(day))
-                        .map(str::to_string),
-                );
-            }
-            v
-        };
+        // the same rows, in the order appended
         for day in ["1-", "2-"] {
             assert_eq!(ids(&read, day), ids(&sent, day));
         }
     }
 
-    const BUDGET: u64 = 1 << 20;
-
-    /// A writer under a 1 MiB budget holding day 1's rows (3/4 of the budget); returns it with
-    /// day 1's size and the work units used so far.
-    fn day_one(dir: &std::path::Path, spill_budget: u64) -> (LakeWriter, u64, u64) {
-        let mut w = LakeWriter::new(WriterConfig {
-            memory_budget: BUDGET,
-            spill_budget,
-            ..config(dir)
-        })
-        .unwrap();
-        let (mut day1, mut unit) = (0, 0u64);
-        while day1 < BUDGET * 3 / 4 {
-            let (k, b) = batch(100, 1, 300);
-            day1 += batch_memory(&b);
-            unit += 1;
-            assert!(w.append(&k, b, unit, "src", None).unwrap().is_empty());
+    /// When the row groups in progress hold too much, a settled partition's (a day that no
+    /// longer takes rows) is ended before larger ones that still grow: those would otherwise
+    /// be cut in two.
+    #[test]
+    fn settled_row_groups_are_ended_first() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let (a, b) = batch(200, 1, 300);
+        w.append(&a, b, 0, "src", None).unwrap();
+        let mut active = Vec::new();
+        for i in 0..SETTLED_AFTER_APPENDS + 2 {
+            let (k, b) = batch(100, 2 + (i % 2) as u32, 300);
+            active.push(k.clone());
+            w.append(&k, b, i + 1, "src", None).unwrap();
         }
-        assert_eq!(w.spilled_bytes(), 0, "day 1 fits");
-        (w, day1, unit)
-    }
-
-    /// Appends one small batch of day 2; returns its memory.
-    fn day_two(w: &mut LakeWriter, unit: &mut u64) -> u64 {
-        let (k, b) = batch(10, 2, 300);
-        let bytes = batch_memory(&b);
-        *unit += 1;
-        assert!(w.append(&k, b, *unit, "src", None).unwrap().is_empty());
-        bytes
-    }
-
-    /// Seals both days: each file must be one row group.
-    fn seal_one_group_each(mut w: LakeWriter) {
-        let sealed = w.seal_all().unwrap();
-        assert_eq!(sealed.len(), 2);
-        for f in &sealed {
+        let all: HashMap<PartitionKey, bool> =
+            w.partitions.keys().map(|k| (k.clone(), false)).collect();
+        assert!(w.relieve(&all).unwrap().is_empty(), "fed, not ended");
+        let held = |w: &LakeWriter, k: &PartitionKey| w.partitions[k].writer_bytes;
+        let (b, c) = (active[0].clone(), active[1].clone());
+        assert!(held(&w, &a) < held(&w, &b).min(held(&w, &c)));
+        // a target that one of the larger two can meet alone
+        let target = held(&w, &b) + held(&w, &c) - 1;
+        w.end_row_groups(target).unwrap();
+        assert_eq!(held(&w, &a), 0, "the settled day was ended");
+        assert!(held(&w, &b).max(held(&w, &c)) > 0, "one growing day kept");
+        assert_eq!(
+            w.writer_bytes,
+            w.partitions.values().map(|p| p.writer_bytes).sum::<u64>()
+        );
+        for f in w.seal_all().unwrap() {
             assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
         }
-    }
-
-    /// A day that has stopped taking rows is encoded from memory; the next day's first rows
-    /// are what goes to disk meanwhile (spilling the largest buffer sent the day itself).
-    #[test]
-    fn a_settled_day_is_encoded_from_memory_while_the_next_day_spills() {
-        let dir = tempdir();
-        let (mut w, day1, mut unit) = day_one(&dir, 1 << 30);
-        for _ in 0..SETTLED_AFTER_APPENDS + 40 {
-            day_two(&mut w, &mut unit);
-        }
-        // what is on disk now is day 2 only
-        let mut spilled_ids = Vec::new();
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_some_and(|x| x == "spill") {
-                let r = arrow_ipc::reader::StreamReader::try_new(
-                    std::fs::File::open(&path).unwrap(),
-                    None,
-                )
-                .unwrap();
-                for b in r {
-                    let b = b.unwrap();
-                    let ids = b.column_by_name("eventID").unwrap();
-                    let ids = ids
-                        .as_any()
-                        .downcast_ref::<arrow_array::StringArray>()
-                        .unwrap();
-                    spilled_ids.extend(ids.iter().flatten().map(str::to_string));
-                }
-            }
-        }
-        assert!(!spilled_ids.is_empty(), "pressure spilled rows");
-        assert!(spilled_ids.iter().all(|id| id.starts_with("2-")));
-        // and day 1, settled, left memory as Parquet
-        assert!(w.buffered_bytes() < day1);
-        seal_one_group_each(w);
-    }
-
-    /// With the spool full, pressure encodes the largest buffers, as without spilling, not the
-    /// newest: the day that is still growing keeps its rows for one row group.
-    #[test]
-    fn a_full_spool_encodes_the_largest_not_the_newest() {
-        let dir = tempdir();
-        let (mut w, day1, mut unit) = day_one(&dir, 1);
-        let mut day2 = 0;
-        while day2 < BUDGET / 2 {
-            day2 += day_two(&mut w, &mut unit);
-        }
-        assert_eq!(w.spilled_bytes(), 0, "nothing fits the spool");
-        assert!(w.buffered_bytes() < day1, "pressure encoded day 1");
-        seal_one_group_each(w);
-    }
-
-    #[test]
-    fn without_spill_budget_pressure_encodes_early() {
-        let (sealed, _, left) = pressured(0);
-        assert_eq!(left, 0);
-        assert!(sealed.iter().all(|f| row_groups(&f.temp).len() > 1));
-        let rows: u64 = sealed.iter().map(|f| f.rows).sum();
-        assert_eq!(rows, 3100);
-    }
-
-    #[test]
-    fn discard_removes_spilled_rows() {
-        let dir = tempdir();
-        let mut w = LakeWriter::new(WriterConfig {
-            memory_budget: 1 << 20,
-            spill_budget: 1 << 30,
-            ..config(&dir)
-        })
-        .unwrap();
-        for i in 0..12u32 {
-            let (k, b) = batch(100, 1 + i % 2, 300);
-            w.append(&k, b, i.into(), "src", None).unwrap();
-        }
-        assert!(w.spilled_bytes() > 0);
-        assert_eq!(w.discard_all().len(), 12);
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     pub(crate) fn tempdir() -> PathBuf {

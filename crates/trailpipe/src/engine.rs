@@ -463,9 +463,6 @@ impl<S: Store> WriterTask<S> {
         self.metrics
             .buffered_bytes
             .store(writer.buffered_bytes(), Relaxed);
-        self.metrics
-            .spilled_bytes
-            .store(writer.spilled_bytes(), Relaxed);
         self.writer = Some(writer);
         out
     }

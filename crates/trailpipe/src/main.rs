@@ -205,22 +205,16 @@ struct LakeArgs {
     /// Seal a partition's Parquet file at about this size (MB).
     #[arg(long, env = "TRAILPIPE_TARGET_FILE_MB", default_value_t = 128)]
     target_file_mb: u64,
-    /// Memory budget of the process (MB): 35% of it holds rows not yet encoded, across
-    /// partitions; over that, the largest buffers are encoded first (with --spill-mb: settled
-    /// partitions are encoded and the newest rows spilled).
+    /// Memory budget of the process (MB): 35% of it holds rows not yet written, across
+    /// partitions. Over that, the largest buffers are encoded into their partitions' row groups
+    /// in progress, which stay open (encoded rows take about a quarter of the memory).
     #[arg(long, env = "TRAILPIPE_MEMORY_BUDGET_MB", default_value_t = 512)]
     memory_budget_mb: u64,
-    /// Encode a partition's rows as a row group once they take this much memory (MB), spilled
-    /// rows included. Large row groups make queries faster: fewer footer entries and
-    /// per-group steps per file.
-    #[arg(long, env = "TRAILPIPE_ROW_GROUP_MB", default_value_t = 256)]
+    /// End a partition's row group once its rows have taken this much memory as Arrow arrays
+    /// (MB; about 175k CloudTrail records). Large row groups make queries faster: fewer footer
+    /// entries and per-group steps per file.
+    #[arg(long, env = "TRAILPIPE_ROW_GROUP_MB", default_value_t = 512)]
     row_group_mb: u64,
-    /// Under memory pressure, move up to this much of the buffered rows (MB on disk) to the
-    /// spool folder instead of encoding them early, so that each partition's rows still become
-    /// one row group (fewer row groups for queries to read; ingest about 10% slower on 1 GB,
-    /// 23% on 4 GB); 0 encodes early instead.
-    #[arg(long, env = "TRAILPIPE_SPILL_MB", default_value_t = 0)]
-    spill_mb: u64,
     /// Commit a file at the latest this long after its first rows arrived (seconds).
     #[arg(long, env = "TRAILPIPE_MAX_FILE_AGE_SECS", default_value_t = 300)]
     max_file_age_secs: u64,
@@ -311,11 +305,10 @@ impl LakeArgs {
             writer: WriterConfig {
                 target_file_bytes: self.target_file_mb << 20,
                 row_group_bytes: self.row_group_mb << 20,
-                // the budget is for the whole process: unencoded rows get 35% of it (and
+                // the budget is for the whole process: rows not yet written get 35% of it (and
                 // decode-ahead a quarter of that); decoders, encoders and the allocator the rest,
                 // which on a 4 GB corpus was measured at 300 MB of a 560 MB peak
                 memory_budget: (self.memory_budget_mb << 20) * 35 / 100,
-                spill_budget: self.spill_mb << 20,
                 max_file_age: Duration::from_secs(self.max_file_age_secs),
                 zstd_level: self.zstd_level,
                 ..WriterConfig::default()

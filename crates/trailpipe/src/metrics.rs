@@ -32,7 +32,6 @@ pub struct Metrics {
     pub bytes_committed: AtomicU64,
     pub in_flight_units: AtomicU64,
     pub buffered_bytes: AtomicU64,
-    pub spilled_bytes: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     lag: Mutex<([u64; LAG_BUCKETS.len()], u64, f64)>,
 }
@@ -160,13 +159,8 @@ impl Metrics {
             ),
             (
                 "buffered_bytes",
-                "rows buffered in memory, not yet encoded",
+                "rows held in memory, not yet written to a file (Arrow rows and row groups in progress)",
                 &self.buffered_bytes,
-            ),
-            (
-                "spilled_bytes",
-                "rows moved to the spool folder under memory pressure, not yet encoded",
-                &self.spilled_bytes,
             ),
         ] {
             let _ = writeln!(out, "# HELP trailpipe_{name} {help}\n# TYPE trailpipe_{name} gauge\ntrailpipe_{name} {}", v.load(Relaxed));

@@ -92,9 +92,10 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
     b.build()
 }
 
-/// A Parquet file under construction in the spool folder. Row groups are written to disk as
-/// they are encoded, so only the row group in progress is held in memory; its columns are
-/// encoded in parallel on the rayon pool (one task per top-level column).
+/// A Parquet file under construction in the spool folder. A row group is written to disk when
+/// it ends, so only the row group in progress is held in memory, in encoded form (its column
+/// writers), across as many encodes as it takes; its columns are encoded in parallel on the
+/// rayon pool (one task per top-level column).
 pub(crate) struct OpenFile {
     // parquet's TrackedWrite buffers already; no extra BufWriter per open file (thousands of
     // partitions may be open at once)

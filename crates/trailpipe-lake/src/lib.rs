@@ -5,12 +5,12 @@
 //!
 //! * [`LakeWriter`] buffers Arrow batches per partition
 //!   (`<table>/account=<id>/region=<r>/date=<YYYY-MM-DD>`) and encodes them into the
-//!   partition's row group in progress: under memory pressure (largest buffers first, the row
-//!   group staying open, so a partition's rows stay one row group), and when the row group
-//!   reaches its size. If the row groups in progress hold too much, settled ones are ended
-//!   first. A file is sealed at the target size, at the maximum age, or at the end. Files are
-//!   built in a spool folder under a name that does not end in `.parquet`, so no reader ever
-//!   sees a partial file.
+//!   partition's row group in progress: under memory pressure (largest buffers first; the row
+//!   group stays open, so a partition's rows normally stay one row group), and when the row
+//!   group reaches its size. If the row groups in progress hold too much, settled ones are
+//!   ended first. A file is sealed at the target size, at the maximum age, or at the end.
+//!   Files are built in a spool folder under a name that does not end in `.parquet`, so no
+//!   reader ever sees a partial file.
 //! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
 //!   multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under
 //!   `_trailpipe/`, which Athena (hidden `_` prefix) and `account=*` globs ignore.

@@ -38,7 +38,8 @@ fn batch_memory(batch: &RecordBatch) -> u64 {
     batch.get_array_memory_size() as u64 + count * BUFFER_OVERHEAD
 }
 
-/// Open files beyond which memory pressure seals files rather than adding row groups.
+/// Open files beyond which memory pressure ends row groups and seals their files rather than
+/// keeping them open.
 const MAX_OPEN_FILES: usize = 256;
 
 /// A partition is settled (under memory pressure its row group in progress is ended first)
@@ -51,9 +52,11 @@ const SETTLED_AFTER_APPENDS: u64 = 64;
 /// Sizes and ages that decide when rows are encoded and files are sealed.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
-    /// Seal a partition's file once its Parquet size reaches this (bytes).
+    /// Seal a partition's file once its Parquet size reaches this (bytes), checked when a row
+    /// group ends: a file may pass it by up to one row group.
     pub target_file_bytes: u64,
-    /// Encode a partition's buffered rows into a row group once they take this much memory.
+    /// End a partition's row group once its rows (buffered and already encoded into it) have
+    /// taken this much memory as Arrow arrays.
     pub row_group_bytes: u64,
     /// Upper bound on the rows held in memory across partitions: buffered Arrow rows and the
     /// column writers of row groups in progress. Over it, the largest buffers are encoded into
@@ -113,9 +116,10 @@ struct Partition {
     file: Option<OpenFile>,
     pending: Vec<RecordBatch>,
     pending_bytes: u64,
-    /// Arrow memory of the rows already encoded into the row group in progress (its size
-    /// counts them), and the memory its column writers hold now.
+    /// Arrow memory of the rows already encoded into the row group in progress: they count
+    /// toward its size (`row_group_bytes`).
     fed_bytes: u64,
+    /// Memory the row group in progress's column writers hold now (their `memory_size`).
     writer_bytes: u64,
     rows: u64,
     units: Vec<u64>,
@@ -176,8 +180,8 @@ impl Partition {
     }
 
     /// Ends the row group in progress with the pending rows (opening the spool file on first
-    /// use); returns the file's size so far. The caller subtracts `pending_bytes` and
-    /// `writer_bytes` from its totals first.
+    /// use); returns the file's size so far. The caller moves `pending_bytes` and
+    /// `writer_bytes` out of its totals (both are 0 after).
     fn encode_pending(
         &mut self,
         spool: &std::path::Path,
@@ -194,8 +198,8 @@ impl Partition {
     }
 
     /// Encodes the pending rows into the row group in progress, which stays open (opening the
-    /// spool file on first use). The caller subtracts `pending_bytes` and `writer_bytes` from
-    /// its totals first, and adds `writer_bytes` back after.
+    /// spool file on first use). The caller updates its totals by the change in
+    /// `pending_bytes` and `writer_bytes`.
     fn feed_pending(
         &mut self,
         spool: &std::path::Path,
@@ -217,6 +221,15 @@ impl Partition {
     }
 }
 
+/// What relief does to a partition's buffered rows.
+#[derive(Clone, Copy)]
+enum Relief {
+    /// Encode them into the row group in progress, which stays open.
+    Feed,
+    /// Encode them and end the row group, writing it to the file.
+    End,
+}
+
 /// What a partition held (bytes), for the writer's totals.
 struct Held {
     pending: u64,
@@ -234,6 +247,9 @@ impl Held {
 
 /// Buffers rows by partition and seals Parquet files. CPU and local disk only; the commit
 /// (rename or upload) is the caller's, through a [`Store`](crate::Store).
+///
+/// After an error, the writer's state (its totals, a half-encoded row group) is not
+/// consistent: the caller must [`discard_all`](LakeWriter::discard_all) and retry the units.
 pub struct LakeWriter {
     config: WriterConfig,
     props: WriterProperties,
@@ -336,7 +352,7 @@ impl LakeWriter {
         Ok(sealed)
     }
 
-    /// Encodes the pending rows of `key` as a row group; seals the file if it is big enough.
+    /// Ends the row group of `key` with its pending rows; seals the file if it is big enough.
     fn encode(&mut self, key: &PartitionKey) -> Result<Option<SealedFile>, LakeError> {
         let Some(p) = self.partitions.get_mut(key) else {
             return Ok(None);
@@ -361,25 +377,26 @@ impl LakeWriter {
         if self.pending_bytes + self.writer_bytes <= budget {
             return Ok(Vec::new());
         }
-        let mut full = self.relieve_pending()?;
-        full.extend(self.end_row_groups(budget / 2)?);
-        self.seal_keys(full)
-    }
-
-    /// Encodes the largest buffers into their row groups in progress until rows and row groups
-    /// together hold at most half the budget (fewer, larger encodes than relieving
-    /// everything); a buffer of a few rows ends its row group instead. Returns the partitions
-    /// whose files are now to be sealed.
-    fn relieve_pending(&mut self) -> Result<Vec<PartitionKey>, LakeError> {
         // With very many open files (an organization trail's accounts x regions), relieved
         // partitions' row groups are ended and their files sealed instead of held open: memory
         // and open files stay bounded at the price of smaller files.
-        let end = self
+        let seal = self
             .partitions
             .values()
             .filter(|p| p.file.is_some())
             .count()
             > MAX_OPEN_FILES;
+        let mut full = self.relieve_pending(seal)?;
+        full.extend(self.end_row_groups(budget / 2, seal)?);
+        self.seal_keys(full)
+    }
+
+    /// Encodes the largest buffers into their row groups in progress until the rows taken
+    /// bring rows and row groups under half the budget (fewer, larger encodes than relieving
+    /// everything; the writers' growth is measured after, and the next step bounds it). A
+    /// buffer of a few rows ends its row group instead, and with `seal` every relieved row
+    /// group is ended. Returns the partitions whose files are now to be sealed.
+    fn relieve_pending(&mut self, seal: bool) -> Result<Vec<PartitionKey>, LakeError> {
         let budget = self.config.memory_budget;
         let mut order: Vec<(u64, &PartitionKey)> = self
             .partitions
@@ -399,21 +416,22 @@ impl LakeWriter {
             // (CloudTrail's 100-odd leaf columns): a few rows are cheaper ended than kept open
             let p = &self.partitions[key];
             let feed = p.writer_bytes > 0 || bytes >= budget / 64;
-            chosen.insert(key.clone(), end || !feed);
+            let how = if seal || !feed {
+                Relief::End
+            } else {
+                Relief::Feed
+            };
+            chosen.insert(key.clone(), how);
         }
-        let ended = self.relieve(&chosen)?;
-        Ok(ended
-            .into_iter()
-            .filter(|(_, size)| *size >= self.config.target_file_bytes || end)
-            .map(|(key, _)| key)
-            .collect())
+        self.relieve(&chosen, seal)
     }
 
     /// Ends every settled row group in progress (no rows in the last
     /// [`SETTLED_AFTER_APPENDS`] appends: a day past its late events, whose row group is
     /// complete), then the largest others until the row groups in progress hold at most
-    /// `limit` bytes. Returns the partitions whose files are now to be sealed.
-    fn end_row_groups(&mut self, limit: u64) -> Result<Vec<PartitionKey>, LakeError> {
+    /// `limit` bytes. Returns the partitions whose files are now to be sealed (all of them
+    /// with `seal`).
+    fn end_row_groups(&mut self, limit: u64, seal: bool) -> Result<Vec<PartitionKey>, LakeError> {
         let mut order: Vec<(bool, u64, &PartitionKey)> = self
             .partitions
             .iter()
@@ -431,50 +449,48 @@ impl LakeWriter {
                 break;
             }
             left -= bytes;
-            chosen.insert(key.clone(), true);
+            chosen.insert(key.clone(), Relief::End);
         }
-        let ended = self.relieve(&chosen)?;
-        Ok(ended
-            .into_iter()
-            .filter(|(_, size)| *size >= self.config.target_file_bytes)
-            .map(|(key, _)| key)
-            .collect())
+        self.relieve(&chosen, seal)
     }
 
-    /// Relieves the `chosen` partitions in parallel, ending their row groups where `chosen`
-    /// says so and otherwise leaving them open, and updates the totals; returns the
-    /// partitions whose row groups were ended, with their files' sizes.
+    /// Relieves the `chosen` partitions in parallel and updates the totals; returns the
+    /// partitions whose row groups were ended and whose files are now to be sealed: at the
+    /// target size, or all with `seal`. The totals take every partition relieved, also when
+    /// another failed.
     fn relieve(
         &mut self,
-        chosen: &HashMap<PartitionKey, bool>,
-    ) -> Result<Vec<(PartitionKey, u64)>, LakeError> {
+        chosen: &HashMap<PartitionKey, Relief>,
+        seal: bool,
+    ) -> Result<Vec<PartitionKey>, LakeError> {
         let (spool, props) = (&self.config.spool_dir, &self.props);
-        type Relief = (PartitionKey, Held, Held, Option<u64>);
-        let relieved: Vec<Result<Relief, LakeError>> = self
+        /// A partition relieved: what it held before and after, and the file's size if its
+        /// row group was ended.
+        type Relieved = (PartitionKey, Held, Held, Result<Option<u64>, LakeError>);
+        let relieved: Vec<Relieved> = self
             .partitions
             .par_iter_mut()
-            .filter_map(|(k, p)| chosen.get(k).map(|end| (k, p, *end)))
-            .map(|(k, p, end)| {
+            .filter_map(|(k, p)| chosen.get(k).map(|how| (k, p, *how)))
+            .map(|(k, p, how)| {
                 let before = Held::of(p);
-                let size = if end {
-                    Some(p.encode_pending(spool, props)?)
-                } else {
-                    p.feed_pending(spool, props)?;
-                    None
+                let size = match how {
+                    Relief::End => p.encode_pending(spool, props).map(Some),
+                    Relief::Feed => p.feed_pending(spool, props).map(|()| None),
                 };
-                Ok((k.clone(), before, Held::of(p), size))
+                (k.clone(), before, Held::of(p), size)
             })
             .collect();
-        let mut ended = Vec::new();
-        for r in relieved {
-            let (key, before, after, size) = r?;
+        let (mut full, mut error) = (Vec::new(), None);
+        for (key, before, after, size) in relieved {
             self.pending_bytes = self.pending_bytes - before.pending + after.pending;
             self.writer_bytes = self.writer_bytes - before.writer + after.writer;
-            if let Some(size) = size {
-                ended.push((key, size));
+            match size {
+                Ok(Some(size)) if seal || size >= self.config.target_file_bytes => full.push(key),
+                Ok(_) => {}
+                Err(e) => error = error.or(Some(e)),
             }
         }
-        Ok(ended)
+        error.map_or(Ok(full), Err)
     }
 
     /// Seals the file of `key` (encoding what is pending) and forgets the partition.
@@ -725,32 +741,92 @@ pub(crate) mod tests {
         assert_eq!(list(&[])["keys"], serde_json::json!([]));
     }
 
-    #[test]
-    fn size_limits_end_row_groups_and_seal_files_within_the_budget() {
-        let dir = tempdir();
-        let mut w = LakeWriter::new(WriterConfig {
-            target_file_bytes: 100_000,
-            row_group_bytes: 1 << 20,
-            memory_budget: 3 << 20,
-            ..config(&dir)
-        })
-        .unwrap();
-        let mut sealed = Vec::new();
-        let mut total = 0;
-        for i in 0..40 {
+    /// Appends `n` objects of ~280 KB of Arrow rows, alternating over `days` days, checking the
+    /// budget after each; returns the files sealed (how many before the end) and whether
+    /// relief took rows, and checks that every row was written.
+    fn appended(config: WriterConfig, n: u32, days: u32) -> (Vec<SealedFile>, usize, bool) {
+        let budget = config.memory_budget;
+        let mut w = LakeWriter::new(config).unwrap();
+        let (mut sealed, mut total, mut relieved) = (Vec::new(), 0, false);
+        for i in 0..n {
             // incompressible payload so files grow
-            let (k, b) = batch(200, 1 + (i % 2), 400);
+            let (k, b) = batch(100, 1 + i % days, 300);
             total += b.num_rows();
-            sealed.extend(w.append(&k, b, i as u64, "src", None).unwrap());
-            assert!(w.buffered_bytes() <= 3 << 20, "budget holds");
+            let before = w.pending_bytes + batch_memory(&b);
+            sealed.extend(w.append(&k, b, i.into(), "src", None).unwrap());
+            relieved |= w.pending_bytes < before;
+            assert!(w.buffered_bytes() <= budget, "budget holds");
         }
-        assert!(!sealed.is_empty(), "size limits sealed files");
+        let during = sealed.len();
         sealed.extend(w.seal_all().unwrap());
         let rows: u64 = sealed.iter().map(|f| f.rows).sum();
         assert_eq!(rows as usize, total);
         for f in &sealed {
             assert_eq!(read_rows(&f.temp) as u64, f.rows);
         }
+        (sealed, during, relieved)
+    }
+
+    #[test]
+    fn size_limits_end_row_groups_and_seal_files_within_the_budget() {
+        let dir = tempdir();
+        let (_, during, relieved) = appended(
+            WriterConfig {
+                target_file_bytes: 100_000,
+                row_group_bytes: 1 << 20,
+                memory_budget: 3 << 19,
+                ..config(&dir)
+            },
+            40,
+            2,
+        );
+        assert!(relieved, "the budget was reached");
+        // files sealed by size before the end: at least one per day
+        assert!(during >= 2, "{during}");
+    }
+
+    /// Rows encoded under pressure count toward the row group's size: it ends at
+    /// `row_group_bytes` of rows, not at the budget.
+    #[test]
+    fn fed_rows_count_toward_the_row_group_size() {
+        let dir = tempdir();
+        let (sealed, _, relieved) = appended(
+            WriterConfig {
+                row_group_bytes: 3 << 20,
+                memory_budget: 2 << 20,
+                ..config(&dir)
+            },
+            40,
+            1,
+        );
+        assert!(relieved, "the budget was reached");
+        let per_group = (3u64 << 20).div_ceil(batch_memory(&batch(100, 1, 300).1)) as i64 * 100;
+        let groups = row_groups(&sealed[0].temp);
+        assert!(groups.len() > 2, "{groups:?}");
+        let (last, full) = groups.split_last().unwrap();
+        assert!(
+            full.iter().all(|&n| n == per_group),
+            "{groups:?} {per_group}"
+        );
+        assert!(*last <= per_group);
+    }
+
+    /// The row groups in progress are part of the budget: when they outgrow half of it, the
+    /// largest is ended even though it still grows.
+    #[test]
+    fn row_groups_in_progress_stay_within_the_budget() {
+        let dir = tempdir();
+        let (sealed, _, relieved) = appended(
+            WriterConfig {
+                memory_budget: 4 << 20,
+                ..config(&dir)
+            },
+            60,
+            1,
+        );
+        assert!(relieved);
+        let groups = row_groups(&sealed[0].temp);
+        assert!(groups.len() > 1, "{groups:?}");
     }
 
     #[test]
@@ -851,7 +927,7 @@ pub(crate) mod tests {
         })
         .unwrap();
         let (mut sent, mut sealed, mut relieved) = (Vec::new(), Vec::new(), false);
-        // 21 objects of two days, the last a late event of day 1: 1.4x the budget
+        // 21 objects of two days, the last one of day 1 again: 1.4x the budget
         for i in 0..21u32 {
             let day = if i == 20 { 1 } else { 1 + i % 2 };
             let (k, b) = batch(100, day, 300);
@@ -898,15 +974,18 @@ pub(crate) mod tests {
             active.push(k.clone());
             w.append(&k, b, i + 1, "src", None).unwrap();
         }
-        let all: HashMap<PartitionKey, bool> =
-            w.partitions.keys().map(|k| (k.clone(), false)).collect();
-        assert!(w.relieve(&all).unwrap().is_empty(), "fed, not ended");
+        let all: HashMap<PartitionKey, Relief> = w
+            .partitions
+            .keys()
+            .map(|k| (k.clone(), Relief::Feed))
+            .collect();
+        assert!(w.relieve(&all, false).unwrap().is_empty(), "fed, not ended");
         let held = |w: &LakeWriter, k: &PartitionKey| w.partitions[k].writer_bytes;
         let (b, c) = (active[0].clone(), active[1].clone());
         assert!(held(&w, &a) < held(&w, &b).min(held(&w, &c)));
         // a target that one of the larger two can meet alone
         let target = held(&w, &b) + held(&w, &c) - 1;
-        w.end_row_groups(target).unwrap();
+        w.end_row_groups(target, false).unwrap();
         assert_eq!(held(&w, &a), 0, "the settled day was ended");
         assert!(held(&w, &b).max(held(&w, &c)) > 0, "one growing day kept");
         assert_eq!(

@@ -211,7 +211,7 @@ struct LakeArgs {
     #[arg(long, env = "TRAILPIPE_MEMORY_BUDGET_MB", default_value_t = 512)]
     memory_budget_mb: u64,
     /// End a partition's row group once its rows have taken this much memory as Arrow arrays
-    /// (MB; about 175k CloudTrail records). Large row groups make queries faster: fewer footer
+    /// (MB; about 180k CloudTrail records). Large row groups make queries faster: fewer footer
     /// entries and per-group steps per file.
     #[arg(long, env = "TRAILPIPE_ROW_GROUP_MB", default_value_t = 512)]
     row_group_mb: u64,

@@ -153,13 +153,15 @@ impl OpenFile {
     /// compressed pages), so memory pressure can move rows here without ending the row group:
     /// a partition's rows stay one row group, which is what queries read fastest.
     pub(crate) fn feed(&mut self, batches: &[RecordBatch]) -> Result<u64, LakeError> {
+        let temp = &self.temp;
+        let perr = |e| LakeError::parquet(temp, e);
         let groups = match &mut self.open {
             Some(groups) => groups,
             None => {
                 let mut writers = self
                     .factory
                     .create_column_writers(self.row_groups)
-                    .map_err(|e| LakeError::parquet(&self.temp, e))?
+                    .map_err(perr)?
                     .into_iter();
                 self.open.insert(
                     leaf_counts()
@@ -183,7 +185,7 @@ impl OpenFile {
                 }
                 Ok(())
             })
-            .map_err(|e| LakeError::parquet(&self.temp, e))?;
+            .map_err(perr)?;
         Ok(groups
             .iter()
             .flatten()

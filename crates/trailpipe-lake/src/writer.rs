@@ -42,8 +42,8 @@ fn batch_memory(batch: &RecordBatch) -> u64 {
 /// keeping them open.
 const MAX_OPEN_FILES: usize = 256;
 
-/// A partition is settled (under memory pressure its row group in progress is ended first)
-/// once this many appends, to any partition, brought it no rows. In key order (`ingest`,
+/// A partition is settled (its row group in progress is ended at the next memory relief) once
+/// this many appends, to any partition, brought it no rows. In key order (`ingest`,
 /// `backfill`) a day's late events arrive in the next day's first 3 objects (benchmark
 /// corpus: its last 1% of rows spans the last 7-14 objects of the day and those 3), and each
 /// object makes one to a few appends.
@@ -60,7 +60,8 @@ pub struct WriterConfig {
     pub row_group_bytes: u64,
     /// Upper bound on the rows held in memory across partitions: buffered Arrow rows and the
     /// column writers of row groups in progress. Over it, the largest buffers are encoded into
-    /// their row groups in progress, which stay open (a partition's rows stay one row group);
+    /// their row groups in progress, which stay open (a partition's rows normally stay one row
+    /// group);
     /// then settled row groups are ended, and the largest others if the row groups in
     /// progress hold over half the budget.
     pub memory_budget: u64,
@@ -126,8 +127,7 @@ struct Partition {
     sources: Vec<String>,
     claim_deadline_ms: Option<u64>,
     opened_at: Instant,
-    /// The writer's append count when this partition was created and when it last got rows.
-    first_append: u64,
+    /// The writer's append count when this partition last got rows (see settled).
     last_append: u64,
 }
 
@@ -302,7 +302,6 @@ impl LakeWriter {
                 sources: Vec::new(),
                 claim_deadline_ms: None,
                 opened_at: Instant::now(),
-                first_append: appends,
                 last_append: appends,
             })
     }
@@ -325,7 +324,6 @@ impl LakeWriter {
         let p = self.partition(key);
         if p.rows == 0 && p.pending.is_empty() {
             p.opened_at = Instant::now();
-            p.first_append = appends;
         }
         p.last_append = appends;
         p.pending.push(batch);
@@ -927,10 +925,9 @@ pub(crate) mod tests {
         })
         .unwrap();
         let (mut sent, mut sealed, mut relieved) = (Vec::new(), Vec::new(), false);
-        // 21 objects of two days, the last one of day 1 again: 1.4x the budget
+        // 21 objects alternating over two days: 1.4x the budget
         for i in 0..21u32 {
-            let day = if i == 20 { 1 } else { 1 + i % 2 };
-            let (k, b) = batch(100, day, 300);
+            let (k, b) = batch(100, 1 + i % 2, 300);
             sent.push(b.clone());
             let before = w.pending_bytes + batch_memory(&b);
             sealed.extend(w.append(&k, b, i.into(), "src", None).unwrap());
@@ -966,8 +963,8 @@ pub(crate) mod tests {
     fn settled_row_groups_are_ended_first() {
         let dir = tempdir();
         let mut w = LakeWriter::new(config(&dir)).unwrap();
-        let (a, b) = batch(200, 1, 300);
-        w.append(&a, b, 0, "src", None).unwrap();
+        let (a, rows) = batch(200, 1, 300);
+        w.append(&a, rows, 0, "src", None).unwrap();
         let mut active = Vec::new();
         for i in 0..SETTLED_AFTER_APPENDS + 2 {
             let (k, b) = batch(100, 2 + (i % 2) as u32, 300);

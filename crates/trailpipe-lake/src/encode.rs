@@ -103,6 +103,8 @@ pub(crate) struct OpenFile {
     factory: ArrowRowGroupWriterFactory,
     row_groups: usize,
     temp: PathBuf,
+    /// The file's name in errors: its final path in the lake, and where it is being written.
+    label: String,
     /// The row group in progress: one writer per leaf column, grouped by top-level field.
     open: Option<Vec<Vec<ArrowColumnWriter>>>,
 }
@@ -127,8 +129,17 @@ fn leaf_counts() -> &'static [usize] {
 }
 
 impl OpenFile {
-    pub(crate) fn create(temp: PathBuf, props: &WriterProperties) -> Result<OpenFile, LakeError> {
-        let file = File::create(&temp).map_err(|e| LakeError::io(&temp, e))?;
+    /// A file at `temp` that will be committed as `path` (named in its errors).
+    pub(crate) fn create(
+        temp: PathBuf,
+        path: &str,
+        props: &WriterProperties,
+    ) -> Result<OpenFile, LakeError> {
+        let label = file_label(path, &temp);
+        let file = File::create(&temp).map_err(|source| LakeError::Io {
+            path: label.clone(),
+            source,
+        })?;
         // no ARROW:schema in the footer: the Parquet schema says everything our readers,
         // DuckDB and Athena need, and every query reads every footer again
         let options = ArrowWriterOptions::new()
@@ -137,12 +148,16 @@ impl OpenFile {
         let (writer, factory) =
             ArrowWriter::try_new_with_options(file, trailpipe_record::schema(), options)
                 .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(|e| LakeError::parquet(&temp, e))?;
+                .map_err(|source| LakeError::Parquet {
+                    path: label.clone(),
+                    source,
+                })?;
         Ok(OpenFile {
             writer,
             factory,
             row_groups: 0,
             temp,
+            label,
             open: None,
         })
     }
@@ -153,8 +168,11 @@ impl OpenFile {
     /// compressed pages), so memory pressure can move rows here without ending the row group:
     /// a partition's rows stay one row group, which is what queries read fastest.
     pub(crate) fn feed(&mut self, batches: &[RecordBatch]) -> Result<u64, LakeError> {
-        let temp = &self.temp;
-        let perr = |e| LakeError::parquet(temp, e);
+        let label = &self.label;
+        let perr = |source| LakeError::Parquet {
+            path: label.clone(),
+            source,
+        };
         let groups = match &mut self.open {
             Some(groups) => groups,
             None => {
@@ -199,7 +217,10 @@ impl OpenFile {
         let Some(groups) = self.open.take() else {
             return Ok(());
         };
-        let perr = |e| LakeError::parquet(&self.temp, e);
+        let perr = |source| LakeError::Parquet {
+            path: self.label.clone(),
+            source,
+        };
         let chunks: Vec<Result<Vec<ArrowColumnChunk>, ParquetError>> = groups
             .into_par_iter()
             .map(|group| group.into_iter().map(ArrowColumnWriter::close).collect())
@@ -251,12 +272,21 @@ impl OpenFile {
         for kv in metadata {
             self.writer.append_key_value_metadata(kv);
         }
-        let temp = self.temp;
+        let (temp, label) = (self.temp, self.label);
         let file = self
             .writer
             .into_inner()
-            .map_err(|e| LakeError::parquet(&temp, e))?;
-        let size = file.metadata().map_err(|e| LakeError::io(&temp, e))?.len();
+            .map_err(|source| LakeError::Parquet {
+                path: label.clone(),
+                source,
+            })?;
+        let size = file
+            .metadata()
+            .map_err(|source| LakeError::Io {
+                path: label,
+                source,
+            })?
+            .len();
         Ok((temp, size, file))
     }
 
@@ -267,16 +297,26 @@ impl OpenFile {
     }
 }
 
+/// How errors name a file under construction: its final path in the lake (which says the
+/// partition), and where it is being written.
+pub(crate) fn file_label(path: &str, temp: &std::path::Path) -> String {
+    format!("{path} (being written at {})", temp.display())
+}
+
 /// Syncs closed files to disk, all at once on short-lived threads. An fsync waits on the disk,
 /// not the CPU: run inside the rayon pool it would idle an encoder for its whole duration (up
 /// to 40 ms per file at the end of a 1 GB ingest), and run one after another the waits would
 /// add up.
-pub(crate) fn sync_all(files: Vec<(PathBuf, File)>) -> Result<(), LakeError> {
+/// `files` pairs each file with its name for errors ([`file_label`]).
+pub(crate) fn sync_all(files: Vec<(String, File)>) -> Result<(), LakeError> {
     const THREADS: usize = 16;
-    let sync = |chunk: &[(PathBuf, File)]| {
-        chunk
-            .iter()
-            .try_for_each(|(p, f)| f.sync_all().map_err(|e| LakeError::io(p, e)))
+    let sync = |chunk: &[(String, File)]| {
+        chunk.iter().try_for_each(|(label, f)| {
+            f.sync_all().map_err(|source| LakeError::Io {
+                path: label.clone(),
+                source,
+            })
+        })
     };
     if files.len() <= 1 {
         return sync(&files);

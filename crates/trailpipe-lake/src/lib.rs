@@ -63,10 +63,4 @@ impl LakeError {
             source,
         }
     }
-    pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> LakeError {
-        LakeError::Parquet {
-            path: path.display().to_string(),
-            source,
-        }
-    }
 }

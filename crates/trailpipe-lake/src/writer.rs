@@ -15,7 +15,7 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
-use crate::encode::{sync_all, writer_properties, OpenFile};
+use crate::encode::{file_label, sync_all, writer_properties, OpenFile};
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -210,7 +210,7 @@ impl Partition {
         }
         if self.file.is_none() {
             let temp = spool.join(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
-            self.file = Some(OpenFile::create(temp, props)?);
+            self.file = Some(OpenFile::create(temp, &self.path, props)?);
         }
         let batches = std::mem::take(&mut self.pending);
         self.fed_bytes += self.pending_bytes;
@@ -539,7 +539,7 @@ impl LakeWriter {
             .filter_map(Result::transpose)
             .collect::<Result<Vec<_>, _>>()?
         {
-            files.push((s.temp.clone(), f));
+            files.push((file_label(&s.path, &s.temp), f));
             sealed.push(s);
         }
         sync_all(files)?;
@@ -596,13 +596,18 @@ pub(crate) mod tests {
 
     /// One object's batches: `n` records of ~`pad` bytes each on one partition.
     pub(crate) fn batch(n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
+        batch_in(123456789012, n, day, pad)
+    }
+
+    /// [`batch`] in another account.
+    fn batch_in(account: u64, n: usize, day: u32, pad: usize) -> (PartitionKey, RecordBatch) {
         let mut doc = String::from("{\"Records\":[");
         for i in 0..n {
             if i > 0 {
                 doc.push(',');
             }
             doc.push_str(&format!(
-                r#"{{"eventTime":"2024-01-{day:02}T00:00:{:02}Z","eventID":"{day}-{i}","recipientAccountId":"123456789012","awsRegion":"us-east-1","requestParameters":{{"p":"{}"}}}}"#,
+                r#"{{"eventTime":"2024-01-{day:02}T00:00:{:02}Z","eventID":"{day}-{i}","recipientAccountId":"{account:012}","awsRegion":"us-east-1","requestParameters":{{"p":"{}"}}}}"#,
                 i % 60,
                 noise(pad, (day as u64) << 32 | i as u64)
             ));
@@ -991,6 +996,101 @@ pub(crate) mod tests {
         );
         for f in w.seal_all().unwrap() {
             assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
+        }
+    }
+
+    /// A file that cannot be written names its partition, not only a spool file's uuid.
+    #[test]
+    fn errors_name_the_partitions_file() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let (k, b) = batch(3, 1, 1);
+        let path = w.file_for(&k).to_string();
+        w.append(&k, b, 1, "s", None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = w.seal_all().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{path} (being written at ")),
+            "{err}"
+        );
+        assert!(err.contains(&dir.display().to_string()), "{err}");
+    }
+
+    /// Relief encodes a buffer of a few rows and ends its row group at once rather than open
+    /// one (a row group in progress costs its writers more than such rows), and keeps the
+    /// larger buffers' row groups open.
+    #[test]
+    fn relief_ends_a_few_rows_row_group_instead_of_opening_one() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        // open row groups that relief cannot shrink, so it takes every buffer
+        for day in [3, 4, 5] {
+            let (k, b) = batch(3000, day, 300);
+            w.append(&k, b, day.into(), "src", None).unwrap();
+        }
+        let all: HashMap<PartitionKey, Relief> = w
+            .partitions
+            .keys()
+            .map(|k| (k.clone(), Relief::Feed))
+            .collect();
+        w.relieve(&all, false).unwrap();
+        let (large, lb) = batch(20, 1, 300);
+        let (small, sb) = batch(1, 2, 1);
+        // a budget whose 1/64 is between the two buffers' sizes
+        let budget = 32 * (batch_memory(&sb) + batch_memory(&lb));
+        assert!(64 * batch_memory(&sb) < budget && budget <= 64 * batch_memory(&lb));
+        assert!(w.writer_bytes > budget / 2, "{} {budget}", w.writer_bytes);
+        w.append(&large, lb, 1, "src", None).unwrap();
+        w.append(&small, sb, 2, "src", None).unwrap();
+        w.config.memory_budget = budget;
+        assert!(w.relieve_pending(false).unwrap().is_empty());
+        let written = |k: &PartitionKey| w.partitions[k].file.as_ref().unwrap().bytes_written();
+        let (l, s) = (&w.partitions[&large], &w.partitions[&small]);
+        assert_eq!((l.pending_bytes, s.pending_bytes), (0, 0), "both relieved");
+        assert!(
+            l.writer_bytes > 0 && written(&large) <= 4,
+            "large rows fed, not ended"
+        );
+        assert!(
+            s.writer_bytes == 0 && written(&small) > 4,
+            "a few rows ended"
+        );
+        assert_eq!(
+            w.writer_bytes,
+            w.partitions.values().map(|p| p.writer_bytes).sum::<u64>()
+        );
+    }
+
+    /// With more open files than [`MAX_OPEN_FILES`], relieved partitions' files are sealed
+    /// instead of kept open: open files (and their buffers) stay bounded.
+    #[test]
+    fn past_the_open_files_limit_relief_seals_files() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let accounts = MAX_OPEN_FILES as u64 + 1;
+        for a in 0..accounts {
+            let (k, b) = batch_in(a, 2, 1, 1);
+            w.append(&k, b, a, "src", None).unwrap();
+        }
+        // each partition's rows in a row group on disk: every file open, none sealed
+        let all: HashMap<PartitionKey, Relief> = w
+            .partitions
+            .keys()
+            .map(|k| (k.clone(), Relief::End))
+            .collect();
+        assert!(w.relieve(&all, false).unwrap().is_empty());
+        let (k, b) = batch_in(accounts, 200, 1, 300);
+        w.config.memory_budget = batch_memory(&b) - 1;
+        let sealed = w.append(&k, b, accounts, "src", None).unwrap();
+        assert!(!sealed.is_empty(), "relief sealed files");
+        assert!(sealed.iter().any(|f| f.partition == k), "{}", sealed.len());
+        let open = w.partitions.values().filter(|p| p.file.is_some()).count();
+        assert_eq!(open + sealed.len(), accounts as usize + 1);
+        let rest = w.seal_all().unwrap();
+        let rows: u64 = sealed.iter().chain(&rest).map(|f| f.rows).sum();
+        assert_eq!(rows, 2 * accounts + 200);
+        for f in sealed.iter().chain(&rest) {
+            assert_eq!(read_rows(&f.temp) as u64, f.rows);
         }
     }
 

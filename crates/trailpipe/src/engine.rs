@@ -151,15 +151,13 @@ thread_local! {
     static DECODER: std::cell::RefCell<Option<Decoder>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Objects whose JSON is at least this large are decoded one at a time, by one shared decoder.
-/// A decoder keeps the input buffer of the largest object it has seen (parsing is in slices,
-/// so its other buffers stay small); if every thread decoded big objects, each would keep such
-/// a buffer, and several big objects at once (input plus Arrow rows) add hundreds of MB to the
-/// peak (heavy-tail deliveries reach tens of MB of JSON).
+/// Objects whose JSON is at least this large are decoded one at a time (the engine's gate), each
+/// by a decoder of its own that is dropped after it. A decoder keeps the input buffer of the
+/// largest object it has seen (parsing is in slices, so its other buffers stay small): kept for
+/// the next big object, that buffer (heavy-tail deliveries reach tens of MB of JSON) stayed in
+/// the peak for the whole run; several big objects at once (input plus Arrow rows) would add
+/// hundreds of MB.
 const BIG_JSON: usize = 8 << 20;
-
-/// The decoder of big objects (see [`BIG_JSON`]); the engine's gate keeps it uncontended.
-static BIG_DECODER: std::sync::Mutex<Option<Decoder>> = std::sync::Mutex::new(None);
 
 impl Body {
     /// The JSON size the body holds or will inflate to, as far as is known before decoding.
@@ -173,7 +171,7 @@ impl Body {
 }
 
 /// Decodes on the current (rayon) thread: small objects with the thread's reused decoder, big
-/// ones with the shared big-object decoder.
+/// ones with a decoder of their own (see [`BIG_JSON`]).
 pub fn decode_here(options: DecodeOptions, body: Body) -> Result<Decoded, DecodeError> {
     let big = body.json_size_hint() >= BIG_JSON;
     let run = |d: &mut Option<Decoder>| {
@@ -184,7 +182,7 @@ pub fn decode_here(options: DecodeOptions, body: Body) -> Result<Decoded, Decode
         }
     };
     if big {
-        run(&mut BIG_DECODER.lock().unwrap_or_else(|e| e.into_inner()))
+        run(&mut None)
     } else {
         DECODER.with(|d| run(&mut d.borrow_mut()))
     }
@@ -850,21 +848,25 @@ mod tests {
     }
 
     #[test]
-    fn big_objects_use_the_shared_decoder_and_decode_alike() {
+    fn big_objects_leave_the_threads_decoder_alone_and_decode_alike() {
         let opts = DecodeOptions::default();
         let big = object(40_000);
         assert!(big.len() >= BIG_JSON);
-        let small = Body::Raw(object(10).into());
-        assert_eq!(records(decode_here(opts, small)), 10);
-        assert!(BIG_DECODER.lock().unwrap().is_none());
-        assert_eq!(
-            records(decode_here(opts, Body::Raw(big.clone().into()))),
-            40_000
-        );
-        assert!(
-            BIG_DECODER.lock().unwrap().is_some(),
-            "went to the shared decoder"
-        );
-        assert_eq!(records(decode_here(opts, Body::Inflated(Ok(big)))), 40_000);
+        // a thread of its own: its decoder starts empty whatever other tests ran
+        std::thread::spawn(move || {
+            let used = || DECODER.with(|d| d.borrow().is_some());
+            assert_eq!(
+                records(decode_here(opts, Body::Raw(big.clone().into()))),
+                40_000
+            );
+            assert!(!used(), "a big object used the thread's decoder");
+            assert_eq!(records(decode_here(opts, Body::Inflated(Ok(big)))), 40_000);
+            assert!(!used(), "a big object used the thread's decoder");
+            let small = Body::Raw(object(10).into());
+            assert_eq!(records(decode_here(opts, small)), 10);
+            assert!(used(), "small objects use the thread's decoder");
+        })
+        .join()
+        .expect("the test thread panicked");
     }
 }

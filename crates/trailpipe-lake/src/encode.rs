@@ -49,10 +49,13 @@ const NO_DICTIONARY: &[&str] = &[
 /// Columns CloudTrail is searched by value (an event, a principal, an access key, an address, a
 /// resource, an API call or error), each with the distinct values per row group its bloom
 /// filter is sized for (1% false positives; a filter is folded to its real distinct count when
-/// its row group ends, and each costs the open row group up to 64 KB until then). A reader
+/// its row group ends; until then each costs the open row group up to 32 KB, 256 KB for
+/// `eventID`: 524 KB in all by the writers' `memory_size`, against 337 KB with `eventID`'s
+/// alone, which is why the largest are sized for 16k values and not more: at 32k, an
+/// end-to-end test under a 24 MB budget had a partition's row group cut in two). A reader
 /// skips the row groups, and so the files, whose filter lacks the value: DuckDB does for `=`.
 /// Min/max statistics cannot, for values spread over the alphabet such as ARNs and keys. On
-/// the 1 GB benchmark corpus the filters besides `eventID` take 1.3% of the lake (the largest:
+/// the 1 GB benchmark corpus the filters besides `eventID` take 1% of the lake (the largest:
 /// `accessKeyId`, `resources[].ARN`, `userIdentity.arn`); `userIdentity.principalId` was left
 /// out (another 0.3%; its ARN has one).
 const BLOOM_FILTERS: &[(&str, u64)] = &[
@@ -61,16 +64,16 @@ const BLOOM_FILTERS: &[(&str, u64)] = &[
     ("eventSource", 1_024),
     ("errorCode", 1_024),
     ("recipientAccountId", 1_024),
-    ("sourceIPAddress", 32_768),
+    ("sourceIPAddress", 16_384),
     ("vpcEndpointId", 1_024),
     ("userIdentity.type", 64),
     ("userIdentity.accountId", 1_024),
-    ("userIdentity.arn", 32_768),
+    ("userIdentity.arn", 16_384),
     ("userIdentity.userName", 4_096),
-    ("userIdentity.accessKeyId", 32_768),
+    ("userIdentity.accessKeyId", 16_384),
     ("userIdentity.sessionContext.sessionIssuer.arn", 8_192),
     ("userIdentity.sessionContext.sessionIssuer.userName", 8_192),
-    ("resources.list.element.ARN", 32_768),
+    ("resources.list.element.ARN", 16_384),
 ];
 
 /// A column path from its dotted form (a nested column has one part per level).
@@ -438,6 +441,15 @@ mod tests {
             "userIdentity.sessionContext.sessionIssuer.userName",
             "resources.list.element.ARN",
         ];
+        let mut with_filters: Vec<String> = columns
+            .iter()
+            .filter(|m| m.bloom_filter_offset().is_some())
+            .map(|m| m.column_path().string())
+            .collect();
+        with_filters.sort();
+        let mut expected = searched.to_vec();
+        expected.sort();
+        assert_eq!(with_filters, expected, "the columns with a bloom filter");
         for c in searched {
             let i = columns
                 .iter()

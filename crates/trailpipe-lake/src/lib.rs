@@ -18,8 +18,8 @@
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
 //!
 //! Files are zstd Parquet with dictionaries on low-cardinality columns, page-level statistics
-//! and the page index, a bloom filter on `eventID`, and key-value metadata naming the
-//! trailpipe version and the source objects the file holds.
+//! and the page index, bloom filters on the columns CloudTrail is searched by value, and
+//! key-value metadata naming the trailpipe version and the source objects the file holds.
 
 mod encode;
 pub mod ledger;

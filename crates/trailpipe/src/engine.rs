@@ -852,7 +852,9 @@ mod tests {
         let opts = DecodeOptions::default();
         let big = object(40_000);
         assert!(big.len() >= BIG_JSON);
-        // a thread of its own: its decoder starts empty whatever other tests ran
+        // a thread of its own: its decoder starts empty whatever other tests ran. (The decoder
+        // a big object gets is a temporary of `decode_here`, dropped when it returns; what can
+        // go wrong is a big object reaching the thread's reused decoder and staying there.)
         std::thread::spawn(move || {
             let used = || DECODER.with(|d| d.borrow().is_some());
             assert_eq!(

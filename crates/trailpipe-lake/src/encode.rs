@@ -169,10 +169,7 @@ impl OpenFile {
         props: &WriterProperties,
     ) -> Result<OpenFile, LakeError> {
         let label = file_label(path, &temp);
-        let file = File::create(&temp).map_err(|source| LakeError::Io {
-            path: label.clone(),
-            source,
-        })?;
+        let file = File::create(&temp).map_err(|e| LakeError::file_io(&label, e))?;
         // no ARROW:schema in the footer: the Parquet schema says everything our readers,
         // DuckDB and Athena need, and every query reads every footer again
         let options = ArrowWriterOptions::new()
@@ -181,10 +178,7 @@ impl OpenFile {
         let (writer, factory) =
             ArrowWriter::try_new_with_options(file, trailpipe_record::schema(), options)
                 .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(|source| LakeError::Parquet {
-                    path: label.clone(),
-                    source,
-                })?;
+                .map_err(|e| LakeError::parquet(&label, e))?;
         Ok(OpenFile {
             writer,
             factory,
@@ -202,10 +196,7 @@ impl OpenFile {
     /// a partition's rows stay one row group, which is what queries read fastest.
     pub(crate) fn feed(&mut self, batches: &[RecordBatch]) -> Result<u64, LakeError> {
         let label = &self.label;
-        let perr = |source| LakeError::Parquet {
-            path: label.clone(),
-            source,
-        };
+        let perr = |e| LakeError::parquet(label, e);
         let groups = match &mut self.open {
             Some(groups) => groups,
             None => {
@@ -250,10 +241,7 @@ impl OpenFile {
         let Some(groups) = self.open.take() else {
             return Ok(());
         };
-        let perr = |source| LakeError::Parquet {
-            path: self.label.clone(),
-            source,
-        };
+        let perr = |e| LakeError::parquet(&self.label, e);
         let chunks: Vec<Result<Vec<ArrowColumnChunk>, ParquetError>> = groups
             .into_par_iter()
             .map(|group| group.into_iter().map(ArrowColumnWriter::close).collect())
@@ -309,16 +297,10 @@ impl OpenFile {
         let file = self
             .writer
             .into_inner()
-            .map_err(|source| LakeError::Parquet {
-                path: label.clone(),
-                source,
-            })?;
+            .map_err(|e| LakeError::parquet(&label, e))?;
         let size = file
             .metadata()
-            .map_err(|source| LakeError::Io {
-                path: label,
-                source,
-            })?
+            .map_err(|e| LakeError::file_io(&label, e))?
             .len();
         Ok((temp, size, file))
     }
@@ -344,12 +326,9 @@ pub(crate) fn file_label(path: &str, temp: &std::path::Path) -> String {
 pub(crate) fn sync_all(files: Vec<(String, File)>) -> Result<(), LakeError> {
     const THREADS: usize = 16;
     let sync = |chunk: &[(String, File)]| {
-        chunk.iter().try_for_each(|(label, f)| {
-            f.sync_all().map_err(|source| LakeError::Io {
-                path: label.clone(),
-                source,
-            })
-        })
+        chunk
+            .iter()
+            .try_for_each(|(label, f)| f.sync_all().map_err(|e| LakeError::file_io(label, e)))
     };
     if files.len() <= 1 {
         return sync(&files);

@@ -63,4 +63,18 @@ impl LakeError {
             source,
         }
     }
+    /// An I/O error of a file under construction, named by its label (`encode::file_label`).
+    pub(crate) fn file_io(file: &str, source: std::io::Error) -> LakeError {
+        LakeError::Io {
+            path: file.to_string(),
+            source,
+        }
+    }
+    /// A Parquet error of a file under construction, named by its label.
+    pub(crate) fn parquet(file: &str, source: parquet::errors::ParquetError) -> LakeError {
+        LakeError::Parquet {
+            path: file.to_string(),
+            source,
+        }
+    }
 }

@@ -61,8 +61,7 @@ pub struct WriterConfig {
     /// Upper bound on the rows held in memory across partitions: buffered Arrow rows and the
     /// column writers of row groups in progress. Over it, the largest buffers are encoded into
     /// their row groups in progress, which stay open (a partition's rows normally stay one row
-    /// group);
-    /// then settled row groups are ended, and the largest others if the row groups in
+    /// group); then settled row groups are ended, and the largest others if the row groups in
     /// progress hold over half the budget.
     pub memory_budget: u64,
     /// Seal a file whose first rows are this old, so no rows (and acks) wait longer.
@@ -977,11 +976,7 @@ pub(crate) mod tests {
             active.push(k.clone());
             w.append(&k, b, i + 1, "src", None).unwrap();
         }
-        let all: HashMap<PartitionKey, Relief> = w
-            .partitions
-            .keys()
-            .map(|k| (k.clone(), Relief::Feed))
-            .collect();
+        let all = every_partition(&w, Relief::Feed);
         assert!(w.relieve(&all, false).unwrap().is_empty(), "fed, not ended");
         let held = |w: &LakeWriter, k: &PartitionKey| w.partitions[k].writer_bytes;
         let (b, c) = (active[0].clone(), active[1].clone());
@@ -998,6 +993,11 @@ pub(crate) mod tests {
         for f in w.seal_all().unwrap() {
             assert_eq!(row_groups(&f.temp), vec![f.rows as i64], "{}", f.path);
         }
+    }
+
+    /// Every partition of `w`, each to be relieved `how` (for `LakeWriter::relieve`).
+    fn every_partition(w: &LakeWriter, how: Relief) -> HashMap<PartitionKey, Relief> {
+        w.partitions.keys().map(|k| (k.clone(), how)).collect()
     }
 
     /// A file that cannot be written names its partition, not only a spool file's uuid.
@@ -1029,11 +1029,7 @@ pub(crate) mod tests {
             let (k, b) = batch(3000, day, 300);
             w.append(&k, b, day.into(), "src", None).unwrap();
         }
-        let all: HashMap<PartitionKey, Relief> = w
-            .partitions
-            .keys()
-            .map(|k| (k.clone(), Relief::Feed))
-            .collect();
+        let all = every_partition(&w, Relief::Feed);
         w.relieve(&all, false).unwrap();
         let (large, lb) = batch(20, 1, 300);
         let (small, sb) = batch(1, 2, 1);
@@ -1075,11 +1071,7 @@ pub(crate) mod tests {
                 let (k, b) = batch_in(a, 2, 1, 1);
                 w.append(&k, b, a, "src", None).unwrap();
             }
-            let all: HashMap<PartitionKey, Relief> = w
-                .partitions
-                .keys()
-                .map(|k| (k.clone(), Relief::End))
-                .collect();
+            let all = every_partition(&w, Relief::End);
             assert!(
                 w.relieve(&all, false).unwrap().is_empty(),
                 "none sealed yet"

@@ -1,6 +1,8 @@
 //! Criterion micro-benchmarks of each stage of the hot path, on generated data held in memory:
 //! gunzip; JSON parse (simd-json tape); decode (tape → Arrow batches by partition); Parquet
 //! encoding (LakeWriter: row groups, zstd, statistics). Throughput is per uncompressed JSON byte.
+//! Decoding and encoding run twice: one object at a time (a batch per object), and in groups of
+//! about 256 KB of gzip as `ingest` submits them (a batch per group and partition).
 
 use std::io::Read;
 
@@ -73,6 +75,29 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
+    // the groups `ingest` makes: consecutive objects, about 256 KB of gzip each
+    let mut groups: Vec<Vec<&[u8]>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for (o, j) in objects.iter().zip(&jsons) {
+        if bytes + o.len() > 256 << 10 && !groups[groups.len() - 1].is_empty() {
+            groups.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += o.len();
+        let last = groups.len() - 1;
+        groups[last].push(j);
+    }
+    g.bench_function("decode_to_arrow_grouped", |b| {
+        let mut d = Decoder::new(DecodeOptions::default());
+        b.iter(|| {
+            for group in &groups {
+                for j in group {
+                    std::hint::black_box(d.add(j).expect("decodes"));
+                }
+                std::hint::black_box(d.take_rows().expect("rows"));
+            }
+        })
+    });
     let mut d = Decoder::new(DecodeOptions::default());
     let batches: Vec<_> = jsons
         .iter()
@@ -81,23 +106,38 @@ fn stages(c: &mut Criterion) {
             Decoded::Digest => Vec::new(),
         })
         .collect();
-    g.bench_function("encode_parquet", |b| {
-        let spool = std::env::temp_dir().join(format!("trailpipe-bench-{}", std::process::id()));
-        b.iter(|| {
-            let mut w = trailpipe_lake::LakeWriter::new(trailpipe_lake::WriterConfig {
-                spool_dir: spool.clone(),
-                ..Default::default()
-            })
-            .expect("writer");
-            for p in &batches {
-                w.append(&p.key, p.batch.clone(), 0, "bench", None)
-                    .expect("append");
+    let grouped: Vec<_> = groups
+        .iter()
+        .flat_map(|group| {
+            for j in group {
+                d.add(j).expect("decodes");
             }
-            for f in w.seal_all().expect("seal") {
-                let _ = std::fs::remove_file(f.temp);
-            }
+            d.take_rows().expect("rows")
         })
-    });
+        .collect();
+    for (name, batches) in [
+        ("encode_parquet", &batches),
+        ("encode_parquet_grouped", &grouped),
+    ] {
+        g.bench_function(name, |b| {
+            let spool =
+                std::env::temp_dir().join(format!("trailpipe-bench-{}", std::process::id()));
+            b.iter(|| {
+                let mut w = trailpipe_lake::LakeWriter::new(trailpipe_lake::WriterConfig {
+                    spool_dir: spool.clone(),
+                    ..Default::default()
+                })
+                .expect("writer");
+                for p in batches.iter() {
+                    w.append(&p.key, p.batch.clone(), 0, "bench", None)
+                        .expect("append");
+                }
+                for f in w.seal_all().expect("seal") {
+                    let _ = std::fs::remove_file(f.temp);
+                }
+            })
+        });
+    }
     g.finish();
 }
 

@@ -48,13 +48,66 @@ impl Default for DecodeOptions {
     }
 }
 
-/// The rows of one partition from one object.
+/// The rows of one partition from one or more objects.
 #[derive(Debug)]
 pub struct PartitionBatch {
     /// Where the rows belong.
     pub key: PartitionKey,
     /// The rows, in [`schema()`](crate::schema).
     pub batch: RecordBatch,
+    /// Whose rows they are, in row order: each object's rows are one run.
+    pub objects: Vec<ObjectRows>,
+}
+
+impl PartitionBatch {
+    /// Keeps only the rows of the objects for which `keep` is true (a writer that finds some
+    /// objects already in the lake drops their rows and writes the others').
+    pub fn retain_objects(&mut self, keep: impl Fn(u32) -> bool) -> Result<(), DecodeError> {
+        if self.objects.iter().all(|o| keep(o.object)) {
+            return Ok(());
+        }
+        let mask: BooleanArray = self
+            .objects
+            .iter()
+            .flat_map(|o| std::iter::repeat_n(Some(keep(o.object)), o.rows as usize))
+            .collect();
+        self.batch = arrow_select::filter::filter_record_batch(&self.batch, &mask)
+            .map_err(|e| DecodeError::Shape(format!("dropping rows: {e}")))?;
+        self.objects.retain(|o| keep(o.object));
+        Ok(())
+    }
+}
+
+/// A run of rows from one object in a [`PartitionBatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectRows {
+    /// The object: its position among the [`Decoder::add`] calls since the last
+    /// [`Decoder::take_rows`] (0 for [`Decoder::decode`]).
+    pub object: u32,
+    /// How many consecutive rows of the batch are its.
+    pub rows: u32,
+}
+
+/// What one object held, counted while it was decoded.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Number of records.
+    pub records: u64,
+    /// Decompressed JSON bytes.
+    pub json_bytes: u64,
+    /// Values kept in `_extra` because their type did not fit their column.
+    pub mistyped: u64,
+    /// Top-level keys the schema does not know, kept in `_extra`.
+    pub unknown_fields: u64,
+}
+
+/// What [`Decoder::add`] made of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// A log file: its rows are held for [`Decoder::take_rows`].
+    Records(Counts),
+    /// A CloudTrail digest file: recognised, nothing to keep.
+    Digest,
 }
 
 /// What an object held.
@@ -91,6 +144,13 @@ const BIG_OBJECT: usize = 32 << 20;
 const SLICE: usize = 2 << 20;
 
 /// Decodes log objects. Holds reusable buffers; one per thread.
+///
+/// Several objects can be decoded into one set of rows ([`add`](Decoder::add), then
+/// [`take_rows`](Decoder::take_rows)): a delivery is typically a few hundred KB, and each batch
+/// costs the same fixed work however few rows it has (70 Arrow builders to allocate and
+/// finish; levels, statistics and dictionary lookups set up per batch and per column when it is
+/// encoded; a message and an append in the engine). Decoding 8 deliveries at a time took a
+/// sixth off the CPU time of an ingest (docs/performance.md).
 pub struct Decoder {
     options: DecodeOptions,
     json: Vec<u8>,
@@ -99,6 +159,12 @@ pub struct Decoder {
     buffers: Buffers,
     tape: Option<Tape<'static>>,
     extra: String,
+    /// The rows of the objects added since the last [`take_rows`](Decoder::take_rows).
+    rows: Option<Rows>,
+    /// Rows of big objects (decoded alone, in slices), waiting for `take_rows` too.
+    alone: Vec<PartitionBatch>,
+    /// [`add`](Decoder::add) calls since the last `take_rows`.
+    added: u32,
 }
 
 impl Decoder {
@@ -111,11 +177,43 @@ impl Decoder {
             buffers: Buffers::default(),
             tape: Some(Tape::null()),
             extra: String::new(),
+            rows: None,
+            alone: Vec::new(),
+            added: 0,
         }
     }
 
     /// Decodes one object: gzip (multi-member) or plain JSON bytes.
     pub fn decode(&mut self, raw: &[u8]) -> Result<Decoded, DecodeError> {
+        let added = self.add(raw);
+        self.decoded(added)
+    }
+
+    /// Decodes an object already decompressed (by an [`Inflater`] fed as the bytes arrived).
+    pub fn decode_json(&mut self, json: Vec<u8>) -> Result<Decoded, DecodeError> {
+        let added = self.add_json(json);
+        self.decoded(added)
+    }
+
+    fn decoded(&mut self, added: Result<Added, DecodeError>) -> Result<Decoded, DecodeError> {
+        debug_assert_eq!(self.added, 1, "decode() with rows of add() not taken");
+        let partitions = self.take_rows();
+        match added? {
+            Added::Digest => Ok(Decoded::Digest),
+            Added::Records(c) => Ok(Decoded::Records(Records {
+                partitions: partitions?,
+                records: c.records,
+                json_bytes: c.json_bytes,
+                mistyped: c.mistyped,
+                unknown_fields: c.unknown_fields,
+            })),
+        }
+    }
+
+    /// Adds one object (gzip or plain JSON bytes) to the rows in progress. On an error nothing
+    /// of the object is kept, and the rows of the other objects are untouched. Every call counts
+    /// as an object, failed or not: [`ObjectRows::object`] is the call's position.
+    pub fn add(&mut self, raw: &[u8]) -> Result<Added, DecodeError> {
         let cap = self.options.max_decompressed;
         let mut json = std::mem::take(&mut self.json);
         json.clear();
@@ -123,42 +221,84 @@ impl Decoder {
         json.reserve(hint.min(cap) as usize + simd_json::INPUT_PADDING);
         let mut inflater = Inflater::new(json, cap);
         inflater.push(raw);
-        self.decode_json(inflater.finish()?)
+        match inflater.finish() {
+            Ok(json) => self.add_json(json),
+            Err(e) => {
+                self.added += 1;
+                Err(e)
+            }
+        }
     }
 
-    /// Decodes an object already decompressed (by an [`Inflater`] fed as the bytes arrived).
-    pub fn decode_json(&mut self, json: Vec<u8>) -> Result<Decoded, DecodeError> {
+    /// Adds an object already decompressed; see [`add`](Decoder::add).
+    pub fn add_json(&mut self, json: Vec<u8>) -> Result<Added, DecodeError> {
+        let object = self.added;
+        self.added += 1;
         if json.len() as u64 > self.options.max_decompressed {
             return Err(DecodeError::TooLarge {
                 cap: self.options.max_decompressed,
             });
         }
         let len = json.len();
-        let slices = if len > SLICE {
-            record_slices(&json, SLICE)
+        let result = if len > SLICE {
+            self.add_alone(json, object)
         } else {
-            None
-        };
-        let sliced = slices.and_then(|slices| self.decode_slices(&json, &slices).ok());
-        self.json = json;
-        // parsed whole when not sliced, and when a slice failed: that reports what is wrong
-        let result = match sliced {
-            Some(records) => Ok(Decoded::Records(records)),
-            None => self.decode_whole(),
+            self.json = json;
+            let mut rows = self.rows.take().unwrap_or_else(Rows::new);
+            let result = self.parse_whole(&mut rows, object);
+            self.rows = Some(rows);
+            result
         };
         if self.json.capacity() > BIG_OBJECT {
             // an unusually large object: do not keep a buffer of its size for the next one
-            *self = Decoder::new(self.options);
+            self.json = Vec::new();
+            self.buffers = Buffers::default();
+            self.tape = Some(Tape::null());
         }
-        let mut out = result?;
-        if let Decoded::Records(r) = &mut out {
-            r.json_bytes = len as u64;
+        let mut added = result?;
+        if let Added::Records(c) = &mut added {
+            c.json_bytes = len as u64;
         }
+        Ok(added)
+    }
+
+    /// The rows of the objects added since the last call, one batch per partition (a big
+    /// object's rows come in batches of their own).
+    pub fn take_rows(&mut self) -> Result<Vec<PartitionBatch>, DecodeError> {
+        self.added = 0;
+        let mut out = match self.rows.take() {
+            Some(rows) => rows.finish()?,
+            None => Vec::new(),
+        };
+        out.append(&mut self.alone);
         Ok(out)
     }
 
-    /// Parses `self.json` as one document.
-    fn decode_whole(&mut self) -> Result<Decoded, DecodeError> {
+    /// A big object: its own rows, parsed in slices (or whole when it cannot be sliced).
+    fn add_alone(&mut self, json: Vec<u8>, object: u32) -> Result<Added, DecodeError> {
+        let mut rows = Rows::new();
+        let sliced = record_slices(&json, SLICE)
+            .and_then(|slices| self.parse_slices(&json, &slices, &mut rows, object).ok());
+        self.json = json;
+        let added = match sliced {
+            Some(added) => added,
+            // parsed whole when not sliced, and when a slice failed: that reports what is wrong
+            None => {
+                rows = Rows::new();
+                self.parse_whole(&mut rows, object)?
+            }
+        };
+        let mut parts = rows.finish()?;
+        for p in &mut parts {
+            // numbered as the caller numbers it, like the rows in progress
+            p.objects.iter_mut().for_each(|o| o.object = object);
+        }
+        self.alone.append(&mut parts);
+        Ok(added)
+    }
+
+    /// Parses `self.json` as one document into `rows`.
+    fn parse_whole(&mut self, rows: &mut Rows, object: u32) -> Result<Added, DecodeError> {
         let len = self.json.len();
         self.json.resize(len + simd_json::INPUT_PADDING, 0);
         let Decoder {
@@ -171,18 +311,21 @@ impl Decoder {
         let mut tape = tape_slot.take().unwrap_or_else(Tape::null).reset();
         let result = simd_json::fill_tape_padded(json, len, buffers, &mut tape)
             .map_err(|e| DecodeError::Json(e.to_string()))
-            .and_then(|()| decode_document(&tape.0, extra));
+            .and_then(|()| decode_document(&tape.0, rows, object, extra));
         *tape_slot = Some(tape.reset());
         result
     }
 
     /// Parses `{"Records":[...]}` a slice of records at a time (`slices` from
-    /// [`record_slices`]), into one set of rows: the result is the same as [`decode_whole`]'s.
-    fn decode_slices(
+    /// [`record_slices`]) into `rows`: the result is the same as [`parse_whole`]'s. On an
+    /// error `rows` holds part of the object.
+    fn parse_slices(
         &mut self,
         json: &[u8],
         slices: &[std::ops::Range<usize>],
-    ) -> Result<Records, DecodeError> {
+        rows: &mut Rows,
+        object: u32,
+    ) -> Result<Added, DecodeError> {
         let Decoder {
             slice,
             buffers,
@@ -190,7 +333,7 @@ impl Decoder {
             extra,
             ..
         } = self;
-        let mut rows = Rows::new(usize::MAX);
+        let mut counts = Counts::default();
         for range in slices {
             slice.clear();
             slice.push(b'[');
@@ -201,7 +344,11 @@ impl Decoder {
             let mut tape = tape_slot.take().unwrap_or_else(Tape::null).reset();
             let result = simd_json::fill_tape_padded(slice, len, buffers, &mut tape)
                 .map_err(|e| DecodeError::Json(e.to_string()))
-                .and_then(|()| rows.push(&tape.0, extra));
+                .and_then(|()| {
+                    let records = records_of(&tape.0, counts.records)?;
+                    rows.push(records, object, extra, &mut counts);
+                    Ok(())
+                });
             *tape_slot = Some(tape.reset());
             result?;
         }
@@ -209,7 +356,7 @@ impl Decoder {
             // one huge record made it big
             *slice = Vec::new();
         }
-        rows.finish()
+        Ok(Added::Records(counts))
     }
 }
 
@@ -274,7 +421,14 @@ fn record_slices(json: &[u8], target: usize) -> Option<Vec<std::ops::Range<usize
     Some(slices)
 }
 
-fn decode_document(nodes: &[Node<'_>], extra: &mut String) -> Result<Decoded, DecodeError> {
+/// Adds the records of `{"Records":[...]}` to `rows`, after checking the whole document's
+/// shape: nothing is added from a document that is not a log file.
+fn decode_document(
+    nodes: &[Node<'_>],
+    rows: &mut Rows,
+    object: u32,
+    extra: &mut String,
+) -> Result<Added, DecodeError> {
     let Some(&Node::Object { len, .. }) = nodes.first() else {
         return Err(DecodeError::Shape(
             "the document is not a JSON object".into(),
@@ -301,56 +455,84 @@ fn decode_document(nodes: &[Node<'_>], extra: &mut String) -> Result<Decoded, De
             .iter()
             .any(|k| *k == "logFiles" || *k == "digestPublicKeyFingerprint")
         {
-            return Ok(Decoded::Digest);
+            return Ok(Added::Digest);
         }
         return Err(DecodeError::Shape(format!(
             "no \"Records\" key (top-level keys: {keys:?})"
         )));
     };
-    let Node::Array { len, .. } = records[0] else {
-        return Err(DecodeError::Shape("\"Records\" is not an array".into()));
-    };
-    let mut rows = Rows::new(len);
-    rows.push(records, extra)?;
-    rows.finish().map(Decoded::Records)
+    let records = records_of(records, 0)?;
+    let mut counts = Counts::default();
+    rows.push(records, object, extra, &mut counts);
+    Ok(Added::Records(counts))
 }
 
-/// The rows of one object, built from one or more arrays of records.
+/// The array of records at `nodes[0]`, checked: every element is an object. `first` is the
+/// index of its first record in the whole object, for the error.
+fn records_of<'a, 't>(
+    nodes: &'a [Node<'t>],
+    first: u64,
+) -> Result<CheckedRecords<'a, 't>, DecodeError> {
+    let Some(&Node::Array { len, .. }) = nodes.first() else {
+        return Err(DecodeError::Shape("\"Records\" is not an array".into()));
+    };
+    let mut p = 1;
+    for i in 0..len {
+        if !matches!(nodes[p], Node::Object { .. }) {
+            return Err(DecodeError::Shape(format!(
+                "Records[{}] is not an object",
+                first + i as u64
+            )));
+        }
+        p += value_len(&nodes[p..]);
+    }
+    Ok(CheckedRecords { nodes, len })
+}
+
+/// An array of records whose elements are all objects (see [`records_of`]).
+#[derive(Clone, Copy)]
+struct CheckedRecords<'a, 't> {
+    nodes: &'a [Node<'t>],
+    len: usize,
+}
+
+/// Rows being built from the arrays of records of one or more objects.
 struct Rows {
-    builder: RowBuilder,
-    out: Records,
+    builder: Option<RowBuilder>,
     /// The partitions seen, and each row's index into them.
     keys: Vec<PartitionKey>,
     row_key: Vec<u32>,
+    /// Each object's run of rows, in row order.
+    objects: Vec<ObjectRows>,
 }
 
 impl Rows {
-    fn new(capacity: usize) -> Rows {
+    fn new() -> Rows {
         Rows {
-            builder: RowBuilder::new(capacity),
-            out: Records::default(),
+            builder: None,
             keys: Vec::new(),
             row_key: Vec::new(),
+            objects: Vec::new(),
         }
     }
 
-    /// Appends the records of the array at `array[0]`.
-    fn push(&mut self, array: &[Node<'_>], extra: &mut String) -> Result<(), DecodeError> {
-        let Some(&Node::Array { len, .. }) = array.first() else {
-            return Err(DecodeError::Shape("\"Records\" is not an array".into()));
-        };
+    /// Appends the records of object `object` (which may come in several arrays).
+    fn push(
+        &mut self,
+        records: CheckedRecords<'_, '_>,
+        object: u32,
+        extra: &mut String,
+        counts: &mut Counts,
+    ) {
+        let builder = self
+            .builder
+            .get_or_insert_with(|| RowBuilder::new(records.len));
         // consecutive records nearly always share their partition
         let mut last: Option<(Route<'_>, u32)> = None;
         let mut p = 1;
-        for _ in 0..len {
-            let record = &array[p..];
-            if !matches!(record[0], Node::Object { .. }) {
-                return Err(DecodeError::Shape(format!(
-                    "Records[{}] is not an object",
-                    self.out.records
-                )));
-            }
-            let route = self.builder.append(record, extra, &mut self.out);
+        for _ in 0..records.len {
+            let record = &records.nodes[p..];
+            let route = builder.append(record, extra, counts);
             let slot = match &last {
                 Some((r, slot)) if *r == route => *slot,
                 _ => {
@@ -367,39 +549,63 @@ impl Rows {
                 }
             };
             self.row_key.push(slot);
-            self.out.records += 1;
             p += value_len(record);
         }
-        Ok(())
+        let n = records.len as u32;
+        counts.records += u64::from(n);
+        match self.objects.last_mut() {
+            Some(o) if o.object == object => o.rows += n,
+            _ if n > 0 => self.objects.push(ObjectRows { object, rows: n }),
+            _ => {}
+        }
     }
 
     /// The rows, split by partition.
-    fn finish(mut self) -> Result<Records, DecodeError> {
-        let batch = self.builder.finish();
-        let mut out = self.out;
-        out.partitions = if self.keys.len() <= 1 {
-            self.keys
+    fn finish(self) -> Result<Vec<PartitionBatch>, DecodeError> {
+        let Some(mut builder) = self.builder else {
+            return Ok(Vec::new());
+        };
+        let batch = builder.finish();
+        if self.keys.len() <= 1 {
+            return Ok(self
+                .keys
                 .into_iter()
                 .map(|key| PartitionBatch {
                     key,
                     batch: batch.clone(),
+                    objects: self.objects.clone(),
                 })
-                .collect()
-        } else {
-            let mut parts = Vec::with_capacity(self.keys.len());
-            for (slot, key) in self.keys.into_iter().enumerate() {
-                let mask: BooleanArray = self
-                    .row_key
+                .collect());
+        }
+        let mut parts = Vec::with_capacity(self.keys.len());
+        for (slot, key) in self.keys.into_iter().enumerate() {
+            let slot = slot as u32;
+            let mask: BooleanArray = self.row_key.iter().map(|k| Some(*k == slot)).collect();
+            let part = arrow_select::filter::filter_record_batch(&batch, &mask)
+                .map_err(|e| DecodeError::Shape(format!("splitting by partition: {e}")))?;
+            let mut objects = Vec::new();
+            let mut start = 0;
+            for o in &self.objects {
+                let end = start + o.rows as usize;
+                let rows = self.row_key[start..end]
                     .iter()
-                    .map(|k| Some(*k as usize == slot))
-                    .collect();
-                let part = arrow_select::filter::filter_record_batch(&batch, &mask)
-                    .map_err(|e| DecodeError::Shape(format!("splitting by partition: {e}")))?;
-                parts.push(PartitionBatch { key, batch: part });
+                    .filter(|k| **k == slot)
+                    .count();
+                if rows > 0 {
+                    objects.push(ObjectRows {
+                        object: o.object,
+                        rows: rows as u32,
+                    });
+                }
+                start = end;
             }
-            parts
-        };
-        Ok(out)
+            parts.push(PartitionBatch {
+                key,
+                batch: part,
+                objects,
+            });
+        }
+        Ok(parts)
     }
 }
 
@@ -452,7 +658,7 @@ impl RowBuilder {
         &mut self,
         record: &[Node<'t>],
         extra: &mut String,
-        out: &mut Records,
+        out: &mut Counts,
     ) -> Route<'t> {
         let Node::Object { len, .. } = record[0] else {
             unreachable!("checked by the caller")
@@ -655,19 +861,34 @@ mod tests {
         doc
     }
 
+    fn records_from(added: Added, partitions: Vec<PartitionBatch>) -> Records {
+        let Added::Records(c) = added else {
+            panic!("not records")
+        };
+        Records {
+            partitions,
+            records: c.records,
+            json_bytes: c.json_bytes,
+            mistyped: c.mistyped,
+            unknown_fields: c.unknown_fields,
+        }
+    }
+
     fn sliced(doc: &[u8]) -> Result<Records, DecodeError> {
         let slices = record_slices(doc, SLICE).expect("the CloudTrail shape");
         assert!(slices.len() >= 3, "{} slices", slices.len());
-        Decoder::new(DecodeOptions::default()).decode_slices(doc, &slices)
+        let mut rows = Rows::new();
+        let added =
+            Decoder::new(DecodeOptions::default()).parse_slices(doc, &slices, &mut rows, 0)?;
+        Ok(records_from(added, rows.finish()?))
     }
 
     fn whole(doc: &[u8]) -> Records {
         let mut d = Decoder::new(DecodeOptions::default());
         d.json = doc.to_vec();
-        match d.decode_whole() {
-            Ok(Decoded::Records(r)) => r,
-            other => panic!("{other:?}"),
-        }
+        let mut rows = Rows::new();
+        let added = d.parse_whole(&mut rows, 0).expect("parses");
+        records_from(added, rows.finish().expect("finishes"))
     }
 
     fn assert_same(a: &Records, b: &Records) {
@@ -678,6 +899,7 @@ mod tests {
         for (a, b) in a.partitions.iter().zip(&b.partitions) {
             assert_eq!(a.key, b.key);
             assert_eq!(a.batch, b.batch);
+            assert_eq!(a.objects, b.objects);
         }
     }
 
@@ -749,5 +971,108 @@ mod tests {
         let r = records(br#"{"Records":[]}"#);
         assert_eq!(r.records, 0);
         assert!(r.partitions.is_empty());
+    }
+
+    fn record(day: &str, hour: u32, account: &str, id: usize) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","eventTime":"2024-01-{day}T{hour:02}:59:59Z","eventID":"id-{id}","recipientAccountId":"{account}","awsRegion":"us-east-1","requestParameters":{{"n":{id}}},"odd":{id}}}"#
+        )
+    }
+
+    fn doc(records: &[String]) -> Vec<u8> {
+        format!("{{\"Records\":[{}]}}", records.join(",")).into_bytes()
+    }
+
+    /// Objects added one after another decode into shared rows: each partition's batch holds,
+    /// run by run, exactly the rows each object gives alone, and an object that fails or is a
+    /// digest leaves nothing behind, wherever in the group it comes.
+    #[test]
+    fn objects_added_together_give_each_objects_rows_as_alone() {
+        let a = "123456789012";
+        let b = "210987654321";
+        let objects: Vec<Vec<u8>> = vec![
+            gz(&doc(&(0..5).map(|i| record("01", 10, a, i)).collect::<Vec<_>>())),
+            // across midnight, and an account of its own
+            doc(&[
+                record("01", 23, a, 10),
+                record("02", 0, a, 11),
+                record("01", 23, b, 12),
+            ]),
+            gz(br#"{"awsAccountId":"123456789012","digestPublicKeyFingerprint":"ab","logFiles":[]}"#),
+            // valid records before one that is not an object: nothing of it is kept
+            doc(&[record("01", 9, a, 20), record("01", 9, a, 21), "7".into()]),
+            gz(DOC)[..20].to_vec(),
+            br#"{"Records":[{"eventTime":"x",]}"#.to_vec(),
+            doc(&[]),
+            big_doc(",", false),
+            gz(&doc(&[record("02", 1, b, 30), record("01", 22, a, 31)])),
+        ];
+        let alone: Vec<Result<Decoded, DecodeError>> = objects.iter().map(|o| decode(o)).collect();
+        let mut d = Decoder::new(DecodeOptions::default());
+        for (o, alone) in objects.iter().zip(&alone) {
+            match (d.add(o), alone) {
+                (Ok(Added::Digest), Ok(Decoded::Digest)) => {}
+                (Ok(Added::Records(c)), Ok(Decoded::Records(r))) => {
+                    assert_eq!(
+                        (c.records, c.json_bytes, c.mistyped, c.unknown_fields),
+                        (r.records, r.json_bytes, r.mistyped, r.unknown_fields)
+                    );
+                }
+                (Err(e), Err(f)) => assert_eq!(e.to_string(), f.to_string()),
+                (together, alone) => panic!("{together:?} against {alone:?}"),
+            }
+        }
+        let parts = d.take_rows().expect("rows");
+        // every row of every object, found again in its run
+        let mut seen = 0;
+        for p in &parts {
+            let mut offset = 0;
+            for run in &p.objects {
+                let Ok(Decoded::Records(r)) = &alone[run.object as usize] else {
+                    panic!("rows of object {} that has none", run.object)
+                };
+                let own = r
+                    .partitions
+                    .iter()
+                    .find(|q| q.key == p.key)
+                    .expect("the object has rows in this partition");
+                assert_eq!(own.batch.num_rows(), run.rows as usize);
+                assert_eq!(p.batch.slice(offset, run.rows as usize), own.batch);
+                offset += run.rows as usize;
+                seen += run.rows as u64;
+            }
+            assert_eq!(offset, p.batch.num_rows(), "the runs cover the batch");
+        }
+        let expected: u64 = alone
+            .iter()
+            .map(|r| match r {
+                Ok(Decoded::Records(r)) => r.records,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(seen, expected);
+        // four partitions for the small objects, and the big object's two of its own
+        assert_eq!(parts.len(), 6);
+        assert_eq!(
+            parts[0].objects,
+            vec![
+                ObjectRows { object: 0, rows: 5 },
+                ObjectRows { object: 1, rows: 1 },
+                ObjectRows { object: 8, rows: 1 }
+            ]
+        );
+        // dropping one object's rows keeps the others' in place
+        let mut p = parts.into_iter().next().expect("a partition");
+        let last = p.batch.slice(6, 1);
+        p.retain_objects(|o| o == 8).expect("filters");
+        assert_eq!(p.objects, vec![ObjectRows { object: 8, rows: 1 }]);
+        assert_eq!(p.batch, last);
+        // the decoder starts afresh
+        assert!(d.take_rows().expect("nothing").is_empty());
+        assert_eq!(records(DOC).records, 1);
+        match d.decode(DOC) {
+            Ok(Decoded::Records(r)) => assert_eq!(r.partitions[0].objects[0].object, 0),
+            other => panic!("{other:?}"),
+        }
     }
 }

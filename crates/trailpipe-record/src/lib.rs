@@ -36,7 +36,10 @@ mod partition;
 mod rebuild;
 mod schema;
 
-pub use decode::{DecodeError, DecodeOptions, Decoded, Decoder, PartitionBatch, Records};
+pub use decode::{
+    Added, Counts, DecodeError, DecodeOptions, Decoded, Decoder, ObjectRows, PartitionBatch,
+    Records,
+};
 pub use inflate::{inflated_size_hint, Inflater};
 pub use partition::{
     event_date, format_event_time, is_account_id, is_region, parse_event_time, Date, PartitionKey,

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trailpipe_aws::s3::{list_level, Listed};
 use trailpipe_aws::S3Client;
 use trailpipe_lake::Store;
 use trailpipe_record::Date;
 
-use crate::engine::{now_ms, Engine, EngineConfig, Outcome, Work};
+use crate::engine::{now_ms, Engine, EngineConfig, Outcome, Work, GROUP_BYTES};
 use crate::metrics::Metrics;
 use crate::progress::{Progress, Summary};
 
@@ -274,24 +274,54 @@ pub async fn backfill<S: Store>(
                 .collect();
             tokio::spawn(async move {
                 let permits = Arc::new(Semaphore::new(fetch_concurrency.max(1)));
+                // fetched objects go to the engine in groups: whatever has arrived while the
+                // previous group waited for a decode slot (a fetch's permit is held until its
+                // object is submitted, so at most `fetch_concurrency` wait)
+                let (fetched, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+                let submitter = {
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        let mut failed = Vec::new();
+                        while let Some(first) = arrived.recv().await {
+                            let mut group: Vec<(Work, OwnedSemaphorePermit)> = vec![first];
+                            let mut bytes = group[0].0.bytes_in;
+                            while bytes < GROUP_BYTES {
+                                match arrived.try_recv() {
+                                    Ok(next) => {
+                                        bytes += next.0.bytes_in;
+                                        group.push(next);
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            let (works, held): (Vec<Work>, Vec<_>) = group.into_iter().unzip();
+                            let units: Vec<u64> = works.iter().map(|w| w.unit).collect();
+                            if let Err(e) = engine.submit_group(works).await {
+                                failed.extend(units.into_iter().map(|u| (u, e.to_string())));
+                            }
+                            drop(held);
+                        }
+                        failed
+                    })
+                };
                 let mut failed = Vec::new();
                 let mut set = tokio::task::JoinSet::new();
                 for (unit, key) in jobs {
                     let permit = permits.clone().acquire_owned().await.expect("open");
-                    let (engine, s3, bucket, metrics) =
-                        (engine.clone(), s3.clone(), bucket.clone(), metrics.clone());
+                    let (decode, s3, bucket, metrics, fetched) = (
+                        engine.decode_options(),
+                        s3.clone(),
+                        bucket.clone(),
+                        metrics.clone(),
+                        fetched.clone(),
+                    );
                     set.spawn(async move {
-                        let _permit = permit;
-                        match Work::from_s3(&s3, &bucket, &key, unit, engine.decode_options()).await
-                        {
+                        match Work::from_s3(&s3, &bucket, &key, unit, decode).await {
                             Ok(mut work) => {
                                 // historical objects: their age is not pipeline lag
                                 work.created_ms = None;
-                                engine
-                                    .submit(work)
-                                    .await
-                                    .err()
-                                    .map(|e| (unit, e.to_string()))
+                                let _ = fetched.send((work, permit));
+                                None
                             }
                             Err(e) => {
                                 metrics.error(e.kind);
@@ -301,10 +331,14 @@ pub async fn backfill<S: Store>(
                         }
                     });
                 }
+                drop(fetched);
                 while let Some(r) = set.join_next().await {
                     if let Ok(Some(f)) = r {
                         failed.push(f);
                     }
+                }
+                if let Ok(f) = submitter.await {
+                    failed.extend(f);
                 }
                 failed
             })

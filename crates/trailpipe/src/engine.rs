@@ -1,13 +1,19 @@
 //! The engine shared by `ingest`, `run` and `backfill`:
 //!
 //! ```text
-//! Work (bytes + unit id) ─► decode on rayon (bounded) ─► writer task: claim, append by
-//! partition, seal ─► Store::commit ─► Completion per unit (all its rows committed, or why not)
+//! Work (bytes + unit id), alone or in a group ─► decode on rayon (bounded) ─► writer task:
+//! claim, append by partition, seal ─► Store::commit ─► Completion per unit (all its rows
+//! committed, or why not)
 //! ```
 //!
 //! One task owns the [`LakeWriter`]; its CPU work (row-group encoding) runs on the blocking
 //! pool so that I/O tasks (heartbeats, receives) keep running. A unit completes `Done` only
 //! when every file holding its rows is committed: that is the moment a source may acknowledge.
+//!
+//! A group ([`Engine::submit_group`]) is decoded into one set of rows, so its objects cost
+//! one decode job, one message and one append per partition between them. Sources that hold a
+//! backlog of small objects (`ingest`, `backfill`) submit groups; each object still succeeds or
+//! fails on its own.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,7 +25,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
 use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
-use trailpipe_record::{DecodeError, DecodeOptions, Decoded, Decoder, Inflater};
+use trailpipe_record::{Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch};
 
 use crate::metrics::Metrics;
 
@@ -42,9 +48,18 @@ pub struct EngineConfig {
     pub writer: WriterConfig,
     pub decode: DecodeOptions,
     pub claims: Option<ClaimSettings>,
-    /// Objects being decoded or waiting for the writer at once (back-pressure).
+    /// Decode jobs (single objects or groups) being decoded or waiting for the writer at once
+    /// (back-pressure).
     pub in_flight: usize,
 }
+
+/// Sources that hold a backlog of objects submit them in groups of about this many bytes (as
+/// stored): one decode job, one message and one append per partition for all of them. A
+/// delivery is typically tens of KB of gzip, and the fixed costs of a job (70 Arrow builders, a
+/// batch encoded column by column, hand-offs between threads) were a sixth of an ingest's CPU
+/// time when each object was a job of its own; groups of 128 KB to 1 MB were alike in speed,
+/// and from 1 MB on, peak memory grew (docs/performance.md).
+pub const GROUP_BYTES: u64 = 256 << 10;
 
 /// One object to ingest.
 pub struct Work {
@@ -119,10 +134,9 @@ pub struct Completion {
 
 enum Msg {
     Decoded {
-        unit: u64,
-        source: String,
-        created_ms: Option<u64>,
-        result: Result<Decoded, DecodeError>,
+        objects: Vec<DecodedObject>,
+        /// The rows of the job's objects by partition (`ObjectRows::object` indexes `objects`).
+        rows: Result<Vec<PartitionBatch>, DecodeError>,
         /// Memory the decoded rows hold until the writer has appended them.
         _ahead: Option<OwnedSemaphorePermit>,
     },
@@ -170,16 +184,53 @@ impl Body {
     }
 }
 
-/// Decodes on the current (rayon) thread: small objects with the thread's reused decoder, big
-/// ones with a decoder of their own (see [`BIG_JSON`]).
-pub fn decode_here(options: DecodeOptions, body: Body) -> Result<Decoded, DecodeError> {
-    let big = body.json_size_hint() >= BIG_JSON;
+/// One object of a decode job, as it came out.
+struct DecodedObject {
+    unit: u64,
+    source: String,
+    created_ms: Option<u64>,
+    result: Result<Added, DecodeError>,
+}
+
+/// Decodes objects on the current (rayon) thread into one set of rows: with the thread's
+/// reused decoder, or, when one of them is big, with a decoder of their own (see
+/// [`BIG_JSON`]). Returns each object's outcome, in order, and the rows, whose
+/// `ObjectRows::object` is the object's position in `bodies`.
+pub fn decode_here(
+    options: DecodeOptions,
+    bodies: Vec<Body>,
+) -> (
+    Vec<Result<Added, DecodeError>>,
+    Result<Vec<PartitionBatch>, DecodeError>,
+) {
+    let big = bodies.iter().any(|b| b.json_size_hint() >= BIG_JSON);
     let run = |d: &mut Option<Decoder>| {
         let d = d.get_or_insert_with(|| Decoder::new(options));
-        match body {
-            Body::Raw(bytes) => d.decode(&bytes),
-            Body::Inflated(json) => json.and_then(|json| d.decode_json(json)),
+        // the decoder numbers the objects it was given; bodies that failed before are not
+        let mut given = Vec::with_capacity(bodies.len());
+        let mut results = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.into_iter().enumerate() {
+            results.push(match body {
+                Body::Raw(bytes) => {
+                    given.push(i);
+                    d.add(&bytes)
+                }
+                Body::Inflated(Ok(json)) => {
+                    given.push(i);
+                    d.add_json(json)
+                }
+                Body::Inflated(Err(e)) => Err(e),
+            });
         }
+        let rows = d.take_rows().map(|mut parts| {
+            for p in &mut parts {
+                for o in &mut p.objects {
+                    o.object = given[o.object as usize] as u32;
+                }
+            }
+            parts
+        });
+        (results, rows)
     };
     if big {
         run(&mut None)
@@ -232,21 +283,34 @@ impl Engine {
         ))
     }
 
-    /// Hands an object to the engine; waits while too many are in flight.
+    /// Hands an object to the engine; waits while too many jobs are in flight.
     pub async fn submit(&self, work: Work) -> Result<()> {
+        self.submit_group(vec![work]).await
+    }
+
+    /// Hands objects to the engine as one decode job: their rows are decoded into one set of
+    /// batches, and each object completes (or fails) on its own. Waits while too many jobs are
+    /// in flight.
+    pub async fn submit_group(&self, works: Vec<Work>) -> Result<()> {
+        if works.is_empty() {
+            return Ok(());
+        }
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| anyhow!("engine stopped"))?;
-        self.metrics.in_flight_units.fetch_add(1, Relaxed);
-        self.metrics.bytes_in.fetch_add(work.bytes_in, Relaxed);
+        self.metrics
+            .in_flight_units
+            .fetch_add(works.len() as u64, Relaxed);
+        let bytes: u64 = works.iter().map(|w| w.bytes_in).sum();
+        self.metrics.bytes_in.fetch_add(bytes, Relaxed);
         let tx = self.tx.clone();
         let options = self.decode;
         let ahead = (self.ahead.clone(), self.ahead_cap);
         let big = self.big.clone();
-        tokio::spawn(decode_and_forward(work, options, tx, permit, ahead, big));
+        tokio::spawn(decode_and_forward(works, options, tx, permit, ahead, big));
         Ok(())
     }
 
@@ -304,7 +368,7 @@ impl Engine {
 }
 
 async fn decode_and_forward(
-    work: Work,
+    works: Vec<Work>,
     options: DecodeOptions,
     tx: mpsc::UnboundedSender<Msg>,
     permit: OwnedSemaphorePermit,
@@ -312,39 +376,61 @@ async fn decode_and_forward(
     big: Arc<Semaphore>,
 ) {
     let (rtx, rrx) = oneshot::channel();
-    let body = work.body;
+    let mut bodies = Vec::with_capacity(works.len());
+    let mut objects: Vec<DecodedObject> = works
+        .into_iter()
+        .map(|w| {
+            bodies.push(w.body);
+            DecodedObject {
+                unit: w.unit,
+                source: w.source,
+                created_ms: w.created_ms,
+                result: Ok(Added::Digest),
+            }
+        })
+        .collect();
     // waits here, not on a decoder thread, so small objects keep both threads busy meanwhile
-    let big_turn = if body.json_size_hint() >= BIG_JSON {
+    let big_turn = if bodies.iter().any(|b| b.json_size_hint() >= BIG_JSON) {
         big.acquire_owned().await.ok()
     } else {
         None
     };
+    let n = bodies.len();
     rayon::spawn(move || {
-        let _ = rtx.send(decode_here(options, body));
+        let _ = rtx.send(decode_here(options, bodies));
     });
-    let result = match rrx.await {
-        Ok(r) => r,
-        Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
+    let rows = match rrx.await {
+        Ok((results, rows)) => {
+            for (o, r) in objects.iter_mut().zip(results) {
+                o.result = r;
+            }
+            rows
+        }
+        Err(_) => {
+            for o in &mut objects {
+                o.result = Err(DecodeError::Shape("decoder thread panicked".into()));
+            }
+            Ok(Vec::new())
+        }
     };
+    debug_assert_eq!(objects.len(), n);
     drop(big_turn);
-    let kib = match &result {
-        Ok(Decoded::Records(r)) => {
-            r.partitions
+    let kib = match &rows {
+        Ok(parts) => {
+            parts
                 .iter()
                 .map(|p| p.batch.get_array_memory_size())
                 .sum::<usize>()
                 / 1024
         }
-        _ => 0,
+        Err(_) => 0,
     };
     // a batch larger than the whole allowance still goes through, alone
     let need = (kib as u32).clamp(1, ahead_cap);
     let ahead_permit = ahead.acquire_many_owned(need).await.ok();
     let _ = tx.send(Msg::Decoded {
-        unit: work.unit,
-        source: work.source,
-        created_ms: work.created_ms,
-        result,
+        objects,
+        rows,
         _ahead: ahead_permit,
     });
     drop(permit);
@@ -390,13 +476,11 @@ impl<S: Store> WriterTask<S> {
             };
             match msg {
                 Some(Msg::Decoded {
-                    unit,
-                    source,
-                    created_ms,
-                    result,
+                    objects,
+                    rows,
                     _ahead,
                 }) => {
-                    self.on_decoded(unit, source, created_ms, result).await;
+                    self.on_decoded(objects, rows).await;
                     drop(_ahead); // the rows are in the writer now
                 }
                 Some(Msg::Finish(reply)) => {
@@ -467,122 +551,174 @@ impl<S: Store> WriterTask<S> {
 
     async fn on_decoded(
         &mut self,
-        unit: u64,
-        source: String,
-        created_ms: Option<u64>,
-        result: Result<Decoded, DecodeError>,
+        objects: Vec<DecodedObject>,
+        rows: Result<Vec<PartitionBatch>, DecodeError>,
     ) {
-        let records = match result {
+        let rows = match rows {
+            Ok(rows) => rows,
             Err(e) => {
-                self.metrics.objects_failed.fetch_add(1, Relaxed);
-                self.metrics.error(match e {
-                    DecodeError::TooLarge { .. } => "too_large",
-                    DecodeError::Gzip(_) | DecodeError::NotGzipOrJson(_) => "gzip",
-                    DecodeError::Json(_) => "json",
-                    DecodeError::Shape(_) => "not_cloudtrail",
-                });
-                self.done(unit, source, Outcome::Failed(e.to_string()));
+                // building the rows failed as a whole: no object of the job has any
+                tracing::error!(error = %e, "building the rows of decoded objects failed");
+                for o in objects {
+                    self.metrics.objects_failed.fetch_add(1, Relaxed);
+                    self.metrics.error("decode");
+                    self.done(o.unit, o.source, Outcome::Failed(e.to_string()));
+                }
                 return;
             }
-            Ok(Decoded::Digest) => {
-                self.metrics.objects_skipped.fetch_add(1, Relaxed);
-                self.done(unit, source, Outcome::Skipped("digest file".into()));
-                return;
-            }
-            Ok(Decoded::Records(r)) => r,
         };
-        let m = &self.metrics;
-        m.json_bytes.fetch_add(records.json_bytes, Relaxed);
-        m.records.fetch_add(records.records, Relaxed);
-        m.mistyped_values.fetch_add(records.mistyped, Relaxed);
-        m.unknown_fields.fetch_add(records.unknown_fields, Relaxed);
-        self.units.insert(
-            unit,
-            UnitState {
-                source: source.clone(),
-                records: records.records,
-                created_ms,
-                appending: true,
-                ..UnitState::default()
-            },
-        );
-        let mut failure = None;
-        for pb in records.partitions {
+        // each object's own outcome; those with records wait for their rows' files
+        let mut ids: Vec<(u64, String)> = Vec::with_capacity(objects.len());
+        let mut appending = Vec::new();
+        for o in objects {
+            ids.push((o.unit, o.source.clone()));
+            match o.result {
+                Err(e) => {
+                    self.metrics.objects_failed.fetch_add(1, Relaxed);
+                    self.metrics.error(match e {
+                        DecodeError::TooLarge { .. } => "too_large",
+                        DecodeError::Gzip(_) | DecodeError::NotGzipOrJson(_) => "gzip",
+                        DecodeError::Json(_) => "json",
+                        DecodeError::Shape(_) => "not_cloudtrail",
+                    });
+                    self.done(o.unit, o.source, Outcome::Failed(e.to_string()));
+                }
+                Ok(Added::Digest) => {
+                    self.metrics.objects_skipped.fetch_add(1, Relaxed);
+                    self.done(o.unit, o.source, Outcome::Skipped("digest file".into()));
+                }
+                Ok(Added::Records(c)) => {
+                    let m = &self.metrics;
+                    m.json_bytes.fetch_add(c.json_bytes, Relaxed);
+                    m.records.fetch_add(c.records, Relaxed);
+                    m.mistyped_values.fetch_add(c.mistyped, Relaxed);
+                    m.unknown_fields.fetch_add(c.unknown_fields, Relaxed);
+                    self.units.insert(
+                        o.unit,
+                        UnitState {
+                            source: o.source,
+                            records: c.records,
+                            created_ms: o.created_ms,
+                            appending: true,
+                            ..UnitState::default()
+                        },
+                    );
+                    appending.push(o.unit);
+                }
+            }
+        }
+        let mut failures: HashMap<u64, Outcome> = HashMap::new();
+        for mut pb in rows {
             let writer = self.writer.as_mut().expect("writer present");
             let file = writer.file_for(&pb.key).to_string();
-            let mut deadline = None;
-            if let Some(c) = &self.claims {
-                let now = now_ms();
-                let d = now + c.ttl.as_millis() as u64;
-                let req = ClaimRequest {
-                    source: &source,
-                    partition: &pb.key,
-                    file: &file,
-                    writer: &c.writer_id,
-                    deadline_ms: d,
-                    now_ms: now,
-                };
-                let mut outcome = claim_with_retry(&*self.store, &req).await;
-                if let Ok(ClaimOutcome::Ours(f)) = &outcome {
-                    let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
-                    if !open {
-                        // our own claim for a file we discarded: the rows are not in the lake
-                        outcome = ledger::take_over(&*self.store, &req).await;
-                    }
-                }
-                match outcome {
-                    Ok(ClaimOutcome::Claimed) => deadline = Some(d),
-                    Ok(ClaimOutcome::Committed) => {
-                        self.metrics
-                            .rows_skipped_duplicate
-                            .fetch_add(pb.batch.num_rows() as u64, Relaxed);
-                        continue;
-                    }
-                    Ok(ClaimOutcome::Ours(f)) => {
-                        self.metrics
-                            .rows_skipped_duplicate
-                            .fetch_add(pb.batch.num_rows() as u64, Relaxed);
-                        if let Some(st) = self.units.get_mut(&unit) {
-                            st.pending.insert(f);
+            let mut deadline: Option<u64> = None;
+            let mut skip = HashSet::new();
+            for run in &pb.objects {
+                let (unit, source) = &ids[run.object as usize];
+                let unit = *unit;
+                if let Some(c) = &self.claims {
+                    let now = now_ms();
+                    let d = now + c.ttl.as_millis() as u64;
+                    let req = ClaimRequest {
+                        source,
+                        partition: &pb.key,
+                        file: &file,
+                        writer: &c.writer_id,
+                        deadline_ms: d,
+                        now_ms: now,
+                    };
+                    let mut outcome = claim_with_retry(&*self.store, &req).await;
+                    if let Ok(ClaimOutcome::Ours(f)) = &outcome {
+                        let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
+                        if !open {
+                            // our own claim for a file we discarded: the rows are not in the lake
+                            outcome = ledger::take_over(&*self.store, &req).await;
                         }
-                        continue;
                     }
-                    Ok(ClaimOutcome::Busy(ms)) => {
-                        failure = Some(Outcome::Retry {
-                            after: Duration::from_millis(ms),
-                            reason: format!("another writer holds the claim for {}", pb.key),
-                        });
-                        continue;
+                    match outcome {
+                        Ok(ClaimOutcome::Claimed) => {}
+                        Ok(ClaimOutcome::Committed) => {
+                            self.metrics
+                                .rows_skipped_duplicate
+                                .fetch_add(u64::from(run.rows), Relaxed);
+                            skip.insert(run.object);
+                            continue;
+                        }
+                        Ok(ClaimOutcome::Ours(f)) => {
+                            self.metrics
+                                .rows_skipped_duplicate
+                                .fetch_add(u64::from(run.rows), Relaxed);
+                            if let Some(st) = self.units.get_mut(&unit) {
+                                st.pending.insert(f);
+                            }
+                            skip.insert(run.object);
+                            continue;
+                        }
+                        Ok(ClaimOutcome::Busy(ms)) => {
+                            failures.insert(
+                                unit,
+                                Outcome::Retry {
+                                    after: Duration::from_millis(ms),
+                                    reason: format!(
+                                        "another writer holds the claim for {}",
+                                        pb.key
+                                    ),
+                                },
+                            );
+                            skip.insert(run.object);
+                            continue;
+                        }
+                        Err(e) => {
+                            // The claim may have been written with its reply lost: it would
+                            // then name this partition's open file, and skipping the rows here
+                            // would let that file commit without them, and a redelivery trust
+                            // it. So the rows are written: a possible duplicate rather than a
+                            // loss.
+                            self.metrics.error("claim");
+                            tracing::warn!(%source, partition = %pb.key, error = %e,
+                                "claim state unknown after retries; writing the rows anyway");
+                        }
                     }
-                    Err(e) => {
-                        // The claim may have been written with its reply lost: it would then
-                        // name this partition's open file, and skipping the rows here would
-                        // let that file commit without them, and a redelivery trust it. So
-                        // the rows are written: a possible duplicate rather than a loss.
-                        self.metrics.error("claim");
-                        tracing::warn!(%source, partition = %pb.key, error = %e,
-                            "claim state unknown after retries; writing the rows anyway");
-                        deadline = Some(d);
-                    }
+                    deadline = Some(deadline.map_or(d, |x: u64| x.min(d)));
+                }
+                if let Some(st) = self.units.get_mut(&unit) {
+                    st.pending.insert(file.clone());
                 }
             }
-            if let Some(st) = self.units.get_mut(&unit) {
-                st.pending.insert(file);
+            if !skip.is_empty() {
+                if let Err(e) = pb.retain_objects(|o| !skip.contains(&o)) {
+                    // cannot happen short of a bug in the filter; the units are retried
+                    tracing::error!(error = %e, "dropping duplicate rows failed");
+                    for run in &pb.objects {
+                        let unit = ids[run.object as usize].0;
+                        failures.insert(unit, Outcome::Failed(e.to_string()));
+                    }
+                    continue;
+                }
             }
+            if pb.objects.is_empty() {
+                continue;
+            }
+            let sources: Vec<(u64, String)> = pb
+                .objects
+                .iter()
+                .map(|o| ids[o.object as usize].clone())
+                .collect();
             let key = pb.key;
             let batch = pb.batch;
-            let src = source.clone();
             let sealed = self
-                .blocking(move |w| w.append(&key, batch, unit, &src, deadline))
+                .blocking(move |w| w.append_from(&key, batch, &sources, deadline))
                 .await;
             self.commit_all(sealed).await;
         }
-        if let Some(st) = self.units.get_mut(&unit) {
-            st.appending = false;
-        }
-        match failure {
-            Some(outcome) => self.complete(unit, outcome),
-            None => self.check_done(unit),
+        for unit in appending {
+            if let Some(st) = self.units.get_mut(&unit) {
+                st.appending = false;
+            }
+            match failures.remove(&unit) {
+                Some(outcome) => self.complete(unit, outcome),
+                None => self.check_done(unit),
+            }
         }
     }
 
@@ -785,20 +921,29 @@ mod tests {
         format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
     }
 
-    fn records(d: Result<Decoded, DecodeError>) -> u64 {
-        match d {
-            Ok(Decoded::Records(r)) => r.records,
+    type Decoded = (
+        Vec<Result<Added, DecodeError>>,
+        Result<Vec<PartitionBatch>, DecodeError>,
+    );
+
+    /// The records of a job of one object, checked against the rows it gave.
+    fn records((results, rows): Decoded) -> u64 {
+        let rows: usize = rows.expect("rows").iter().map(|p| p.batch.num_rows()).sum();
+        match &results[..] {
+            [Ok(Added::Records(c))] => {
+                assert_eq!(rows as u64, c.records);
+                c.records
+            }
             other => panic!("not records: {other:?}"),
         }
     }
 
-    /// A second unit for an object whose rows this writer already buffers (a duplicate
-    /// notification, or a redelivery after its first unit was retried) waits for that file
-    /// through an `Ours` claim. The file's commit must complete it too: it used to complete
-    /// only the units with rows in the file, and the waiting unit's message stayed in flight
-    /// forever, hidden by the heartbeat.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_unit_waiting_on_our_own_claim_completes_when_that_file_commits() {
+    /// An engine with claims over a fresh local lake: (its folder, the engine, completions).
+    fn engine_with_claims() -> (
+        std::path::PathBuf,
+        Engine,
+        mpsc::UnboundedReceiver<Completion>,
+    ) {
         let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
         let store = Arc::new(trailpipe_lake::LocalStore::open(&root).unwrap());
         let config = EngineConfig {
@@ -814,8 +959,18 @@ mod tests {
             }),
             in_flight: 4,
         };
-        let (engine, mut done) =
-            Engine::start(store.clone(), config, Arc::new(Metrics::default())).unwrap();
+        let (engine, done) = Engine::start(store, config, Arc::new(Metrics::default())).unwrap();
+        (root, engine, done)
+    }
+
+    /// A second unit for an object whose rows this writer already buffers (a duplicate
+    /// notification, or a redelivery after its first unit was retried) waits for that file
+    /// through an `Ours` claim. The file's commit must complete it too: it used to complete
+    /// only the units with rows in the file, and the waiting unit's message stayed in flight
+    /// forever, hidden by the heartbeat.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_waiting_on_our_own_claim_completes_when_that_file_commits() {
+        let (root, engine, mut done) = engine_with_claims();
         for unit in [1, 2] {
             let work = Work {
                 unit,
@@ -847,6 +1002,103 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// Rows in the lake's committed files, by partition folder.
+    fn lake_rows(root: &std::path::Path) -> HashMap<String, i64> {
+        let mut out = HashMap::new();
+        let mut stack = vec![root.join("cloudtrail")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    let r = parquet::file::serialized_reader::SerializedFileReader::new(
+                        std::fs::File::open(&p).unwrap(),
+                    )
+                    .unwrap();
+                    let rows = parquet::file::reader::FileReader::metadata(&r)
+                        .file_metadata()
+                        .num_rows();
+                    let folder = p.parent().unwrap().strip_prefix(root).unwrap();
+                    *out.entry(folder.display().to_string()).or_default() += rows;
+                }
+            }
+        }
+        out
+    }
+
+    /// The objects of a group are decoded together and each completes on its own: a bad
+    /// object fails alone, a digest is skipped, an object already in the lake (its claim says
+    /// committed) has its rows dropped from the shared batch, and the others' rows, across two
+    /// partitions, are written once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_groups_objects_complete_each_on_its_own() {
+        let (root, engine, mut done) = engine_with_claims();
+        let work = |unit, source: &str, body: Vec<u8>| Work {
+            unit,
+            source: source.into(),
+            body: Body::Raw(body.into()),
+            bytes_in: 0,
+            created_ms: None,
+        };
+        let mut outcomes = HashMap::new();
+        let mut wait = async |n: usize, outcomes: &mut HashMap<u64, Outcome>| {
+            while outcomes.len() < n {
+                let c = tokio::time::timeout(Duration::from_secs(10), done.recv())
+                    .await
+                    .expect("every unit completes")
+                    .unwrap();
+                outcomes.insert(c.unit, c.outcome);
+            }
+        };
+        engine
+            .submit(work(1, "s3://b/a.json.gz", object(3)))
+            .await
+            .unwrap();
+        engine.flush().await.unwrap();
+        wait(1, &mut outcomes).await;
+        let two_days = String::from_utf8(object(4)).unwrap().replacen(
+            "2024-03-01T00:00:00Z",
+            "2024-03-02T00:00:00Z",
+            1,
+        );
+        let digest =
+            br#"{"awsAccountId":"123456789012","digestPublicKeyFingerprint":"ab","logFiles":[]}"#;
+        engine
+            .submit_group(vec![
+                work(2, "s3://b/a.json.gz", object(3)),
+                work(3, "s3://b/b.json.gz", two_days.into_bytes()),
+                work(4, "s3://b/c.json.gz", b"\x1f\x8b\x08 not gzip".to_vec()),
+                work(5, "s3://b/d.json.gz", digest.to_vec()),
+                work(6, "s3://b/e.json.gz", object(2)),
+            ])
+            .await
+            .unwrap();
+        engine.flush().await.unwrap();
+        wait(6, &mut outcomes).await;
+        assert_eq!(outcomes[&1], Outcome::Done { records: 3 });
+        assert_eq!(outcomes[&2], Outcome::Done { records: 3 });
+        assert_eq!(outcomes[&3], Outcome::Done { records: 4 });
+        assert!(
+            matches!(&outcomes[&4], Outcome::Failed(r) if r.contains("gzip")),
+            "{:?}",
+            outcomes[&4]
+        );
+        assert!(matches!(&outcomes[&5], Outcome::Skipped(_)));
+        assert_eq!(outcomes[&6], Outcome::Done { records: 2 });
+        assert_eq!(
+            engine.metrics.rows_skipped_duplicate.load(Relaxed),
+            3,
+            "the rows of the object already in the lake were dropped"
+        );
+        let day = |d: &str| format!("cloudtrail/account=123456789012/region=us-east-1/date={d}");
+        assert_eq!(
+            lake_rows(&root),
+            HashMap::from([(day("2024-03-01"), 3 + 3 + 2), (day("2024-03-02"), 1)])
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn big_objects_leave_the_threads_decoder_alone_and_decode_alike() {
         let opts = DecodeOptions::default();
@@ -858,14 +1110,17 @@ mod tests {
         std::thread::spawn(move || {
             let used = || DECODER.with(|d| d.borrow().is_some());
             assert_eq!(
-                records(decode_here(opts, Body::Raw(big.clone().into()))),
+                records(decode_here(opts, vec![Body::Raw(big.clone().into())])),
                 40_000
             );
             assert!(!used(), "a big object used the thread's decoder");
-            assert_eq!(records(decode_here(opts, Body::Inflated(Ok(big)))), 40_000);
+            assert_eq!(
+                records(decode_here(opts, vec![Body::Inflated(Ok(big))])),
+                40_000
+            );
             assert!(!used(), "a big object used the thread's decoder");
             let small = Body::Raw(object(10).into());
-            assert_eq!(records(decode_here(opts, small)), 10);
+            assert_eq!(records(decode_here(opts, vec![small])), 10);
             assert!(used(), "small objects use the thread's decoder");
         })
         .join()

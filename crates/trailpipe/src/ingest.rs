@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use trailpipe_lake::{LocalStore, Store};
 
-use crate::engine::{Body, Engine, EngineConfig, Outcome, Work};
+use crate::engine::{Body, Engine, EngineConfig, Outcome, Work, GROUP_BYTES};
 use crate::metrics::Metrics;
 use crate::progress::{Progress, Summary};
 
@@ -82,29 +82,52 @@ pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) ->
         failures
     });
 
+    // consecutive files (sorted: mostly of one partition) are read and decoded as a group
     let mut read_failures = Vec::new();
-    for (unit, (path, _)) in files.iter().enumerate() {
-        let source = path.display().to_string();
-        match tokio::fs::read(path).await {
-            Ok(bytes) => {
-                engine
-                    .submit(Work {
-                        unit: unit as u64,
-                        source,
-                        bytes_in: bytes.len() as u64,
-                        body: Body::Raw(bytes.into()),
-                        created_ms: None,
-                    })
-                    .await?
-            }
-            Err(e) => {
-                metrics.error("read");
-                metrics
-                    .objects_failed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                read_failures.push((source, format!("reading failed: {e}")));
+    let mut group: Vec<(u64, PathBuf, u64)> = Vec::new();
+    let mut group_bytes = 0;
+    let mut files = files.iter().enumerate().peekable();
+    while let Some((unit, (path, size))) = files.next() {
+        group.push((unit as u64, path.clone(), *size));
+        group_bytes += size;
+        let next = files.peek().map_or(0, |(_, (_, size))| *size);
+        if files.peek().is_some() && group_bytes + next <= GROUP_BYTES {
+            continue;
+        }
+        let reads = std::mem::take(&mut group);
+        group_bytes = 0;
+        let read = tokio::task::spawn_blocking(move || {
+            reads
+                .into_iter()
+                .map(|(unit, path, _)| {
+                    let bytes = std::fs::read(&path);
+                    (unit, path, bytes)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .context("reading files")?;
+        let mut works = Vec::with_capacity(read.len());
+        for (unit, path, bytes) in read {
+            let source = path.display().to_string();
+            match bytes {
+                Ok(bytes) => works.push(Work {
+                    unit,
+                    source,
+                    bytes_in: bytes.len() as u64,
+                    body: Body::Raw(bytes.into()),
+                    created_ms: None,
+                }),
+                Err(e) => {
+                    metrics.error("read");
+                    metrics
+                        .objects_failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    read_failures.push((source, format!("reading failed: {e}")));
+                }
             }
         }
+        engine.submit_group(works).await?;
     }
     engine.finish().await?;
     let mut failures = collector.await.context("collecting results")?;

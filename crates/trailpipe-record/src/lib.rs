@@ -26,7 +26,9 @@
 //!   its output.
 //! * **Speed**: no JSON value tree; the decoder walks simd-json's flat tape and appends
 //!   straight into Arrow builders, reusing its buffers across objects (one [`Decoder`] per
-//!   thread).
+//!   thread). Several small objects can share one set of builders ([`Decoder::add`], then
+//!   [`Decoder::take_rows`]): each batch has a fixed cost however few rows it holds, and a
+//!   delivery is typically a few hundred records. [`ObjectRows`] say whose rows are whose.
 
 mod columns;
 mod decode;

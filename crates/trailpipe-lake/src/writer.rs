@@ -43,12 +43,11 @@ fn batch_memory(batch: &RecordBatch) -> u64 {
 const MAX_OPEN_FILES: usize = 256;
 
 /// A partition is settled (its row group in progress is ended at the next memory relief) once
-/// this many rows have been appended to other partitions since its last rows. In key order
-/// (`ingest`, `backfill`) a day's late events arrive in the next day's first 3 objects
-/// (benchmark corpus: its last 1% of rows spans the last 7-14 objects of the day and those 3),
-/// about 150 rows each. Counted in rows, not appends: an append is one object's rows or a
-/// group's, which hold ten times as many.
-const SETTLED_AFTER_ROWS: u64 = 10_000;
+/// the rows of this many objects have been appended to other partitions since its last rows.
+/// In key order (`ingest`, `backfill`) a day's late events arrive in the next day's first 3
+/// objects (benchmark corpus: its last 1% of rows spans the last 7-14 objects of the day and
+/// those 3). Counted in objects, not appends: an append holds one object's rows or a group's.
+const SETTLED_AFTER_OBJECTS: u64 = 64;
 
 /// Sizes and ages that decide when rows are encoded and files are sealed.
 #[derive(Debug, Clone)]
@@ -127,8 +126,8 @@ struct Partition {
     sources: Vec<String>,
     claim_deadline_ms: Option<u64>,
     opened_at: Instant,
-    /// The writer's count of rows appended when this partition last got rows (see
-    /// [`SETTLED_AFTER_ROWS`]).
+    /// The writer's count of objects appended when this partition last got rows (see
+    /// [`SETTLED_AFTER_OBJECTS`]).
     last_append: u64,
 }
 
@@ -161,21 +160,20 @@ fn sources_json(sources: &[String]) -> String {
     }
     let suffix = &first[start..];
     let suffix = &suffix[suffix.rfind('/').map_or(0, |i| i + 1)..];
-    let mut groups = serde_json::Map::new();
-    let mut rest = &sorted[..];
-    while let Some(s) = rest.first() {
+    // each folder's file names, without the suffix (a folder's names need not be adjacent
+    // in sorted order: `d/a3/z` sorts between `d/a2` and `d/a4`)
+    let mut folders: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for s in &sorted {
         let folder = &s[..s.rfind('/').map_or(0, |i| i + 1)];
-        let n = rest
-            .iter()
-            .take_while(|t| t.starts_with(folder) && !t[folder.len()..].contains('/'))
-            .count()
-            .max(1);
-        let (group, later) = rest.split_at(n);
-        rest = later;
-        let names: Vec<&str> = group
-            .iter()
-            .map(|t| &t[folder.len()..t.len() - suffix.len()])
-            .collect();
+        folders
+            .entry(folder)
+            .or_default()
+            .push(&s[folder.len()..s.len() - suffix.len()]);
+    }
+    // a group's key is its folder and the start its names share: no two folders give the same
+    // key, since the folder is the key up to its last '/'
+    let mut groups = serde_json::Map::new();
+    for (folder, names) in folders {
         let mut shared = names[0].len();
         for name in &names {
             shared = names[0]
@@ -304,8 +302,9 @@ pub struct LakeWriter {
     pending_bytes: u64,
     /// Memory of the row groups in progress (their column writers), across partitions.
     writer_bytes: u64,
-    /// Rows appended so far, to any partition (see [`SETTLED_AFTER_ROWS`]).
-    rows_appended: u64,
+    /// Objects whose rows were appended so far, to any partition (see
+    /// [`SETTLED_AFTER_OBJECTS`]).
+    objects_appended: u64,
 }
 
 impl LakeWriter {
@@ -320,7 +319,7 @@ impl LakeWriter {
             partitions: HashMap::new(),
             pending_bytes: 0,
             writer_bytes: 0,
-            rows_appended: 0,
+            objects_appended: 0,
         })
     }
 
@@ -331,7 +330,7 @@ impl LakeWriter {
     }
 
     fn partition(&mut self, key: &PartitionKey) -> &mut Partition {
-        let now = self.rows_appended;
+        let now = self.objects_appended;
         self.partitions
             .entry(key.clone())
             .or_insert_with(|| Partition {
@@ -379,8 +378,8 @@ impl LakeWriter {
         let bytes = batch_memory(&batch);
         let rows = batch.num_rows() as u64;
         let row_group_bytes = self.config.row_group_bytes;
-        self.rows_appended += rows;
-        let now = self.rows_appended;
+        self.objects_appended += sources.len() as u64;
+        let now = self.objects_appended;
         let p = self.partition(key);
         if p.rows == 0 && p.pending.is_empty() {
             p.opened_at = Instant::now();
@@ -488,8 +487,8 @@ impl LakeWriter {
         self.relieve(&chosen, seal)
     }
 
-    /// Ends every settled row group in progress (no rows while [`SETTLED_AFTER_ROWS`] were
-    /// appended to others: a day past its late events, whose row group is
+    /// Ends every settled row group in progress (no rows while [`SETTLED_AFTER_OBJECTS`]
+    /// objects went to others: a day past its late events, whose row group is
     /// complete), then the largest others until the row groups in progress hold at most
     /// `limit` bytes. Returns the partitions whose files are now to be sealed (all of them
     /// with `seal`).
@@ -499,7 +498,7 @@ impl LakeWriter {
             .iter()
             .filter(|(_, p)| p.writer_bytes > 0)
             .map(|(k, p)| {
-                let settled = self.rows_appended - p.last_append >= SETTLED_AFTER_ROWS;
+                let settled = self.objects_appended - p.last_append >= SETTLED_AFTER_OBJECTS;
                 (settled, p.writer_bytes, k)
             })
             .collect();
@@ -815,6 +814,8 @@ pub(crate) mod tests {
         check(&["/in/a.json.gz"]);
         check(&["a.json", "ä/b.json", "ä/bb.json", "ä/c/b.json", "b.json"]);
         check(&["x/y.gz", "z/x/y.gz", "x/", "x/é", "x/è", "é"]);
+        // a folder's files around a subfolder named like them
+        check(&["d/a1", "d/a2", "d/a3/z", "d/a4", "d/a5"]);
         check(&["s3://b/k"; 3]);
         assert_eq!(check(&[]), serde_json::json!({"suffix": "", "sources": {}}));
         // a day of one account's deliveries: about a third of the full paths
@@ -1065,7 +1066,7 @@ pub(crate) mod tests {
         let (a, rows) = batch(200, 1, 300);
         w.append(&a, rows, 0, "src", None).unwrap();
         let mut active = Vec::new();
-        for i in 0..SETTLED_AFTER_ROWS / 100 + 2 {
+        for i in 0..SETTLED_AFTER_OBJECTS + 2 {
             let (k, b) = batch(100, 2 + (i % 2) as u32, 300);
             active.push(k.clone());
             w.append(&k, b, i + 1, "src", None).unwrap();

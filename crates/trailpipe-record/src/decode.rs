@@ -265,12 +265,14 @@ impl Decoder {
     /// The rows of the objects added since the last call, one batch per partition (a big
     /// object's rows come in batches of their own).
     pub fn take_rows(&mut self) -> Result<Vec<PartitionBatch>, DecodeError> {
+        // all taken before anything can fail: the next objects start afresh either way
         self.added = 0;
+        let alone = std::mem::take(&mut self.alone);
         let mut out = match self.rows.take() {
             Some(rows) => rows.finish()?,
             None => Vec::new(),
         };
-        out.append(&mut self.alone);
+        out.extend(alone);
         Ok(out)
     }
 

@@ -320,8 +320,10 @@ pub async fn backfill<S: Store>(
                             Ok(mut work) => {
                                 // historical objects: their age is not pipeline lag
                                 work.created_ms = None;
-                                let _ = fetched.send((work, permit));
-                                None
+                                fetched
+                                    .send((work, permit))
+                                    .err()
+                                    .map(|_| (unit, "the submitting task stopped".to_string()))
                             }
                             Err(e) => {
                                 metrics.error(e.kind);
@@ -337,8 +339,10 @@ pub async fn backfill<S: Store>(
                         failed.push(f);
                     }
                 }
-                if let Ok(f) = submitter.await {
-                    failed.extend(f);
+                match submitter.await {
+                    Ok(f) => failed.extend(f),
+                    // its units would wait for ever: fail the fetch task, and so the backfill
+                    Err(e) => panic!("the submitting task stopped: {e}"),
                 }
                 failed
             })

@@ -385,7 +385,7 @@ async fn decode_and_forward(
                 unit: w.unit,
                 source: w.source,
                 created_ms: w.created_ms,
-                result: Ok(Added::Digest),
+                result: Err(DecodeError::Shape("not decoded".into())),
             }
         })
         .collect();
@@ -400,20 +400,19 @@ async fn decode_and_forward(
         let _ = rtx.send(decode_here(options, bodies));
     });
     let rows = match rrx.await {
-        Ok((results, rows)) => {
+        Ok((results, rows)) if results.len() == n => {
             for (o, r) in objects.iter_mut().zip(results) {
                 o.result = r;
             }
             rows
         }
-        Err(_) => {
-            for o in &mut objects {
-                o.result = Err(DecodeError::Shape("decoder thread panicked".into()));
-            }
-            Ok(Vec::new())
-        }
+        // not an outcome per object: none of them counts as decoded
+        Ok((results, _)) => Err(DecodeError::Shape(format!(
+            "the decoder gave {} outcomes for {n} objects",
+            results.len()
+        ))),
+        Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
     };
-    debug_assert_eq!(objects.len(), n);
     drop(big_turn);
     let kib = match &rows {
         Ok(parts) => {
@@ -557,12 +556,22 @@ impl<S: Store> WriterTask<S> {
         let rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
-                // building the rows failed as a whole: no object of the job has any
+                // building the rows failed as a whole: no object of the job has any (one that
+                // failed on its own says why)
                 tracing::error!(error = %e, "building the rows of decoded objects failed");
                 for o in objects {
-                    self.metrics.objects_failed.fetch_add(1, Relaxed);
-                    self.metrics.error("decode");
-                    self.done(o.unit, o.source, Outcome::Failed(e.to_string()));
+                    match o.result {
+                        Ok(Added::Digest) => {
+                            self.metrics.objects_skipped.fetch_add(1, Relaxed);
+                            self.done(o.unit, o.source, Outcome::Skipped("digest file".into()));
+                        }
+                        Ok(Added::Records(_)) | Err(_) => {
+                            let why = o.result.err().unwrap_or(DecodeError::Shape(e.to_string()));
+                            self.metrics.objects_failed.fetch_add(1, Relaxed);
+                            self.metrics.error("decode");
+                            self.done(o.unit, o.source, Outcome::Failed(why.to_string()));
+                        }
+                    }
                 }
                 return;
             }
@@ -607,6 +616,10 @@ impl<S: Store> WriterTask<S> {
                 }
             }
         }
+        // Claims are per object and partition, one after another, as when each object was a
+        // job of its own. (Two objects of one group with the same source are both written, as
+        // two units of it always were: `ingest` has no claims, `backfill` lists each key once,
+        // and `run` submits objects alone.)
         let mut failures: HashMap<u64, Outcome> = HashMap::new();
         for mut pb in rows {
             let writer = self.writer.as_mut().expect("writer present");
@@ -687,13 +700,12 @@ impl<S: Store> WriterTask<S> {
             }
             if !skip.is_empty() {
                 if let Err(e) = pb.retain_objects(|o| !skip.contains(&o)) {
-                    // cannot happen short of a bug in the filter; the units are retried
-                    tracing::error!(error = %e, "dropping duplicate rows failed");
-                    for run in &pb.objects {
-                        let unit = ids[run.object as usize].0;
-                        failures.insert(unit, Outcome::Failed(e.to_string()));
-                    }
-                    continue;
+                    // Cannot happen short of a bug in the filter. The claims made above name
+                    // this file, so their rows must go into it: everything is written, a
+                    // possible duplicate rather than a loss (as when a claim's state is unknown).
+                    self.metrics.error("claim");
+                    tracing::error!(error = %e, partition = %pb.key,
+                        "dropping the rows of objects already written failed; writing them all");
                 }
             }
             if pb.objects.is_empty() {

@@ -20,11 +20,24 @@ use rayon::prelude::*;
 
 use crate::LakeError;
 
-/// Columns with (nearly) one value per row: min/max statistics prune nothing (random IDs, JSON
-/// text), so they are not written: they only lengthen the footer and the page index. `eventID`
-/// lookups use its bloom filter instead. Their pages are 8 MiB instead of 1 MiB: zstd
-/// compresses each page alone, and the JSON text compresses better with more context.
-const NO_STATISTICS: &[&str] = &[
+/// The only columns with statistics (min, max, nulls; per column chunk, no page index). A row
+/// group is one partition's day (or a `--row-group-mb` slice of it): partitions prune account,
+/// region and date, `eventTime`'s range prunes the rest of time, and an `=` on a value skips a
+/// file through its bloom filter ([`BLOOM_FILTERS`]). The min and max of a string column span
+/// nearly the alphabet in such a row group and prune nothing, and the page index has nothing
+/// to add to one page per dictionary-encoded chunk; what they cost is in every footer, and
+/// every query reads every footer (`union_by_name` reads each file's schema). With statistics
+/// on every column and the page index, DuckDB took 0.90-1.07x its time over its own lake for
+/// the five benchmark questions; with these alone, 0.88-0.97x (docs/performance.md). The flags
+/// and the event category are kept because they can be constant in a row group (a day of data
+/// events only), and booleans cost nothing to compare.
+const STATISTICS: &[&str] = &["eventTime", "readOnly", "managementEvent", "eventCategory"];
+
+/// Columns with (nearly) one value per row (random IDs, JSON text): no dictionary (it would
+/// cost CPU and then be abandoned), and pages of 8 MiB instead of 1 MiB: zstd compresses each
+/// page alone, and the JSON text compresses better with more context. `eventID` lookups use
+/// its bloom filter.
+const NEAR_UNIQUE: &[&str] = &[
     "eventID",
     "requestID",
     "sharedEventID",
@@ -37,10 +50,10 @@ const NO_STATISTICS: &[&str] = &[
     "_extra",
 ];
 
-/// Columns written without a dictionary: the near-unique ones above, whose dictionary would
-/// cost CPU and then be abandoned, and high-cardinality strings where plain values compress
-/// better under zstd than dictionary indices plus a large dictionary page (temporary access
-/// keys and session creation times: about 10% smaller on the benchmark corpus).
+/// Columns written without a dictionary besides the near-unique ones above: high-cardinality
+/// strings where plain values compress better under zstd than dictionary indices plus a large
+/// dictionary page (temporary access keys and session creation times: about 10% smaller on
+/// the benchmark corpus).
 const NO_DICTIONARY: &[&str] = &[
     "userIdentity.accessKeyId",
     "userIdentity.sessionContext.attributes.creationDate",
@@ -82,14 +95,15 @@ fn path(dotted: &str) -> ColumnPath {
 }
 
 /// Writer properties of every lake file: zstd, dictionaries for low-cardinality columns,
-/// page-level statistics (the page index) where they can prune, bloom filters on the columns
-/// searched by value ([`BLOOM_FILTERS`]).
+/// statistics where they can prune ([`STATISTICS`]), bloom filters on the columns searched by
+/// value ([`BLOOM_FILTERS`]).
 pub fn writer_properties(zstd_level: i32) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(zstd_level).unwrap_or_default(),
         ))
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_offset_index_disabled(true)
         // pages end at the byte limit (1 MiB, 8 MiB for the near-unique columns), not at
         // 20k rows: a dictionary-encoded column of a 118k-row group is then one page, not
         // six, and DuckDB reads it up to 10% faster (`count(DISTINCT eventName)` over one
@@ -113,10 +127,12 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
             .set_column_bloom_filter_fpp(path(c), 0.01)
             .set_column_bloom_filter_max_ndv(path(c), *ndv);
     }
-    for c in NO_STATISTICS {
+    for c in STATISTICS {
+        b = b.set_column_statistics_enabled(path(c), EnabledStatistics::Chunk);
+    }
+    for c in NEAR_UNIQUE {
         b = b
             .set_column_dictionary_enabled(path(c), false)
-            .set_column_statistics_enabled(path(c), EnabledStatistics::None)
             .set_column_data_page_size_limit(path(c), 8 << 20);
     }
     for c in NO_DICTIONARY {
@@ -354,6 +370,20 @@ mod tests {
 
     /// The columns CloudTrail is searched by get a bloom filter in every row group, holding the
     /// values written: a reader may skip a row group whose filter lacks the value it looks for.
+    /// A lake file of the records of `doc` (one partition): its folder and its path.
+    fn written(doc: &[u8]) -> (std::path::PathBuf, std::path::PathBuf) {
+        let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc) else {
+            panic!("decodes")
+        };
+        let batch = r.partitions.remove(0).batch;
+        let dir = crate::writer::tests::tempdir();
+        let temp = dir.join("f.tmp");
+        let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
+        f.feed(&[batch]).unwrap();
+        f.close(Vec::new()).unwrap();
+        (dir, temp)
+    }
+
     #[test]
     fn bloom_filters_cover_the_columns_searched_by_value() {
         let value = |c: &str, i: usize| format!("{}-{i}", c.rsplit('.').next().unwrap());
@@ -381,17 +411,7 @@ mod tests {
             ));
         }
         doc.push_str("]}");
-        let Ok(Decoded::Records(mut r)) =
-            Decoder::new(DecodeOptions::default()).decode(doc.as_bytes())
-        else {
-            panic!("decodes")
-        };
-        let batch = r.partitions.remove(0).batch;
-        let dir = crate::writer::tests::tempdir();
-        let temp = dir.join("f.tmp");
-        let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
-        f.feed(&[batch]).unwrap();
-        f.close(Vec::new()).unwrap();
+        let (dir, temp) = written(doc.as_bytes());
         let options = ReadOptionsBuilder::new()
             .with_reader_properties(
                 ReaderProperties::builder()
@@ -441,6 +461,50 @@ mod tests {
                 assert!(filter.check(value(c, i).as_str()), "{c}: {}", value(c, i));
             }
             assert!(!filter.check("absent"), "{c}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Statistics only where they prune (the time, the flags and the category), none on the
+    /// other columns, and no page index: every reader reads every footer.
+    #[test]
+    fn statistics_only_where_they_prune_and_no_page_index() {
+        let doc = r#"{"Records":[
+            {"eventTime":"2024-01-01T10:00:00Z","eventName":"B","readOnly":true,"managementEvent":true,"eventCategory":"Management","eventID":"1"},
+            {"eventTime":"2024-01-01T09:00:00Z","eventName":"A","readOnly":false,"eventCategory":"Data","eventID":"2"},
+            {"eventTime":"2024-01-01T11:00:00Z","eventName":"C","readOnly":true,"managementEvent":false,"eventID":"3"}]}"#;
+        let (dir, temp) = written(doc.as_bytes());
+        let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
+        let meta = reader.metadata();
+        let mut with_stats = Vec::new();
+        for c in meta.row_group(0).columns() {
+            assert!(c.offset_index_offset().is_none(), "{:?}", c.column_path());
+            assert!(c.column_index_offset().is_none(), "{:?}", c.column_path());
+            if let Some(s) = c.statistics() {
+                with_stats.push((c.column_path().string(), s.null_count_opt()));
+            }
+        }
+        with_stats.sort();
+        assert_eq!(
+            with_stats,
+            vec![
+                ("eventCategory".to_string(), Some(1)),
+                ("eventTime".to_string(), Some(0)),
+                ("managementEvent".to_string(), Some(1)),
+                ("readOnly".to_string(), Some(0)),
+            ]
+        );
+        let time = meta
+            .row_group(0)
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == "eventTime");
+        match time.and_then(|c| c.statistics()) {
+            Some(parquet::file::statistics::Statistics::Int64(s)) => assert_eq!(
+                (s.min_opt().copied(), s.max_opt().copied()),
+                (Some(1_704_099_600_000), Some(1_704_106_800_000))
+            ),
+            other => panic!("eventTime statistics: {other:?}"),
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -27,10 +27,10 @@ use crate::LakeError;
 /// nearly the alphabet in such a row group and prune nothing, and the page index has nothing
 /// to add to one page per dictionary-encoded chunk; what they cost is in every footer, and
 /// every query reads every footer (`union_by_name` reads each file's schema). With statistics
-/// on every column and the page index, DuckDB took 0.90-1.07x its time over its own lake for
-/// the five benchmark questions; with these alone, 0.88-0.97x (docs/performance.md). The flags
+/// on every column and the page index, DuckDB took 0.86-1.07x its time over its own lake for
+/// the five benchmark questions; with these alone, 0.85-0.98x (docs/performance.md). The flags
 /// and the event category are kept because they can be constant in a row group (a day of data
-/// events only), and booleans cost nothing to compare.
+/// events only), and cost little: two booleans and a column of four values.
 const STATISTICS: &[&str] = &["eventTime", "readOnly", "managementEvent", "eventCategory"];
 
 /// Columns with (nearly) one value per row (random IDs, JSON text): no dictionary (it would
@@ -368,8 +368,6 @@ mod tests {
     use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
     use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
-    /// The columns CloudTrail is searched by get a bloom filter in every row group, holding the
-    /// values written: a reader may skip a row group whose filter lacks the value it looks for.
     /// A lake file of the records of `doc` (one partition): its folder and its path.
     fn written(doc: &[u8]) -> (std::path::PathBuf, std::path::PathBuf) {
         let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc) else {
@@ -384,6 +382,8 @@ mod tests {
         (dir, temp)
     }
 
+    /// The columns CloudTrail is searched by get a bloom filter in every row group, holding the
+    /// values written: a reader may skip a row group whose filter lacks the value it looks for.
     #[test]
     fn bloom_filters_cover_the_columns_searched_by_value() {
         let value = |c: &str, i: usize| format!("{}-{i}", c.rsplit('.').next().unwrap());

@@ -134,10 +134,11 @@ struct Partition {
 /// The file's source objects as `{"suffix": S, "sources": {G: [K, ...], ...}}`, each source
 /// being G + K + S: sorted, one group G per folder, which also takes the start that the
 /// folder's file names share. CloudTrail names a delivery `<account>_CloudTrail_<region>_
-/// <YYYYMMDDTHHMM>Z_<random>.json.gz`, so each key is about 22 characters (`0440Z_elEDyjIVs6vi1zP0`)
-/// instead of a full `s3://` path of 150. This list is the largest part of a file's footer,
-/// which DuckDB reads for every query: written out in full it made `count(*)` over a day 4%
-/// slower than over DuckDB's own lake; this way 1-2%.
+/// <YYYYMMDDTHHMM>Z_<random>.json.gz`, so a key is about 22 characters (`0440Z_elEDyjIVs6vi1zP0`)
+/// instead of a full path of 130 or more. The list was the largest part of a file's footer,
+/// which DuckDB reads for every query: as full paths under one common folder, `count(*)` over
+/// the benchmark lake took 1.02-1.03x DuckDB's time over its own lake, grouped 1.00-1.02x
+/// (docs/performance.md, "Reading our footers").
 fn sources_json(sources: &[String]) -> String {
     let mut sorted: Vec<&str> = sources.iter().map(String::as_str).collect();
     sorted.sort_unstable();
@@ -818,7 +819,7 @@ pub(crate) mod tests {
         check(&["d/a1", "d/a2", "d/a3/z", "d/a4", "d/a5"]);
         check(&["s3://b/k"; 3]);
         assert_eq!(check(&[]), serde_json::json!({"suffix": "", "sources": {}}));
-        // a day of one account's deliveries: about a third of the full paths
+        // a day of one account's deliveries: under a quarter of the full paths
         let day: Vec<String> = (0..288)
             .map(|i| {
                 format!(

@@ -134,6 +134,18 @@ pub struct Records {
     pub unknown_fields: u64,
 }
 
+impl Records {
+    fn new(partitions: Vec<PartitionBatch>, c: Counts) -> Records {
+        Records {
+            partitions,
+            records: c.records,
+            json_bytes: c.json_bytes,
+            mistyped: c.mistyped,
+            unknown_fields: c.unknown_fields,
+        }
+    }
+}
+
 /// Buffers that grew past this for one object are released afterwards.
 const BIG_OBJECT: usize = 32 << 20;
 
@@ -200,13 +212,7 @@ impl Decoder {
         let partitions = self.take_rows();
         match added? {
             Added::Digest => Ok(Decoded::Digest),
-            Added::Records(c) => Ok(Decoded::Records(Records {
-                partitions: partitions?,
-                records: c.records,
-                json_bytes: c.json_bytes,
-                mistyped: c.mistyped,
-                unknown_fields: c.unknown_fields,
-            })),
+            Added::Records(c) => Ok(Decoded::Records(Records::new(partitions?, c))),
         }
     }
 
@@ -867,13 +873,7 @@ mod tests {
         let Added::Records(c) = added else {
             panic!("not records")
         };
-        Records {
-            partitions,
-            records: c.records,
-            json_bytes: c.json_bytes,
-            mistyped: c.mistyped,
-            unknown_fields: c.unknown_fields,
-        }
+        Records::new(partitions, c)
     }
 
     fn sliced(doc: &[u8]) -> Result<Records, DecodeError> {

@@ -25,7 +25,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
 use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
-use trailpipe_record::{Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch};
+use trailpipe_record::{
+    Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch, PartitionKey,
+};
 
 use crate::metrics::Metrics;
 
@@ -57,8 +59,8 @@ pub struct EngineConfig {
 /// stored): one decode job, one message and one append per partition for all of them. A
 /// delivery is typically tens of KB of gzip, and the fixed costs of a job (70 Arrow builders, a
 /// batch encoded column by column, hand-offs between threads) were a sixth of an ingest's CPU
-/// time when each object was a job of its own; groups of 128 KB to 1 MB were alike in speed,
-/// and from 1 MB on, peak memory grew (docs/performance.md).
+/// time when each object was a job of its own. Groups of 256 KB to 1 MB took the same CPU
+/// (128 KB 4% more), and at 1 MB the peak memory was 11-19% higher (docs/performance.md).
 pub const GROUP_BYTES: u64 = 256 << 10;
 
 /// One object to ingest.
@@ -136,7 +138,7 @@ enum Msg {
     Decoded {
         objects: Vec<DecodedObject>,
         /// The rows of the job's objects by partition (`ObjectRows::object` indexes `objects`).
-        rows: Result<Vec<PartitionBatch>, DecodeError>,
+        rows: Vec<PartitionBatch>,
         /// Memory the decoded rows hold until the writer has appended them.
         _ahead: Option<OwnedSemaphorePermit>,
     },
@@ -192,17 +194,14 @@ struct DecodedObject {
     result: Result<Added, DecodeError>,
 }
 
+/// What a decode job gave: each object's outcome, in order, and the rows, whose
+/// `ObjectRows::object` is the object's position in the job.
+pub type JobOutput = (Vec<Result<Added, DecodeError>>, Vec<PartitionBatch>);
+
 /// Decodes objects on the current (rayon) thread into one set of rows: with the thread's
 /// reused decoder, or, when one of them is big, with a decoder of their own (see
-/// [`BIG_JSON`]). Returns each object's outcome, in order, and the rows, whose
-/// `ObjectRows::object` is the object's position in `bodies`.
-pub fn decode_here(
-    options: DecodeOptions,
-    bodies: Vec<Body>,
-) -> (
-    Vec<Result<Added, DecodeError>>,
-    Result<Vec<PartitionBatch>, DecodeError>,
-) {
+/// [`BIG_JSON`]). If the rows cannot be built, every object that had records fails with why.
+pub fn decode_here(options: DecodeOptions, bodies: Vec<Body>) -> JobOutput {
     let big = bodies.iter().any(|b| b.json_size_hint() >= BIG_JSON);
     let run = |d: &mut Option<Decoder>| {
         let d = d.get_or_insert_with(|| Decoder::new(options));
@@ -222,15 +221,24 @@ pub fn decode_here(
                 Body::Inflated(Err(e)) => Err(e),
             });
         }
-        let rows = d.take_rows().map(|mut parts| {
-            for p in &mut parts {
-                for o in &mut p.objects {
-                    o.object = given[o.object as usize] as u32;
+        match d.take_rows() {
+            Ok(mut parts) => {
+                for p in &mut parts {
+                    for o in &mut p.objects {
+                        o.object = given[o.object as usize] as u32;
+                    }
                 }
+                (results, parts)
             }
-            parts
-        });
-        (results, rows)
+            Err(e) => {
+                for r in &mut results {
+                    if matches!(r, Ok(Added::Records(_))) {
+                        *r = Err(DecodeError::Shape(format!("building its rows failed: {e}")));
+                    }
+                }
+                (results, Vec::new())
+            }
+        }
     };
     if big {
         run(&mut None)
@@ -376,54 +384,50 @@ async fn decode_and_forward(
     big: Arc<Semaphore>,
 ) {
     let (rtx, rrx) = oneshot::channel();
-    let mut bodies = Vec::with_capacity(works.len());
-    let mut objects: Vec<DecodedObject> = works
-        .into_iter()
-        .map(|w| {
-            bodies.push(w.body);
-            DecodedObject {
-                unit: w.unit,
-                source: w.source,
-                created_ms: w.created_ms,
-                result: Err(DecodeError::Shape("not decoded".into())),
-            }
-        })
-        .collect();
+    let n = works.len();
+    let mut bodies = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    for w in works {
+        bodies.push(w.body);
+        ids.push((w.unit, w.source, w.created_ms));
+    }
     // waits here, not on a decoder thread, so small objects keep both threads busy meanwhile
     let big_turn = if bodies.iter().any(|b| b.json_size_hint() >= BIG_JSON) {
         big.acquire_owned().await.ok()
     } else {
         None
     };
-    let n = bodies.len();
     rayon::spawn(move || {
         let _ = rtx.send(decode_here(options, bodies));
     });
-    let rows = match rrx.await {
-        Ok((results, rows)) if results.len() == n => {
-            for (o, r) in objects.iter_mut().zip(results) {
-                o.result = r;
-            }
-            rows
+    let (results, rows) = match rrx.await {
+        Ok((results, rows)) if results.len() == n => (results, rows),
+        // no outcome per object: none of them counts as decoded
+        other => {
+            let why = match other {
+                Ok((results, _)) => format!("the decoder gave {} outcomes for {n}", results.len()),
+                Err(_) => "the decoder thread panicked".to_string(),
+            };
+            let failed = (0..n).map(|_| Err(DecodeError::Shape(why.clone())));
+            (failed.collect(), Vec::new())
         }
-        // not an outcome per object: none of them counts as decoded
-        Ok((results, _)) => Err(DecodeError::Shape(format!(
-            "the decoder gave {} outcomes for {n} objects",
-            results.len()
-        ))),
-        Err(_) => Err(DecodeError::Shape("decoder thread panicked".into())),
     };
+    let objects: Vec<DecodedObject> = ids
+        .into_iter()
+        .zip(results)
+        .map(|((unit, source, created_ms), result)| DecodedObject {
+            unit,
+            source,
+            created_ms,
+            result,
+        })
+        .collect();
     drop(big_turn);
-    let kib = match &rows {
-        Ok(parts) => {
-            parts
-                .iter()
-                .map(|p| p.batch.get_array_memory_size())
-                .sum::<usize>()
-                / 1024
-        }
-        Err(_) => 0,
-    };
+    let kib = rows
+        .iter()
+        .map(|p| p.batch.get_array_memory_size())
+        .sum::<usize>()
+        / 1024;
     // a batch larger than the whole allowance still goes through, alone
     let need = (kib as u32).clamp(1, ahead_cap);
     let ahead_permit = ahead.acquire_many_owned(need).await.ok();
@@ -433,6 +437,15 @@ async fn decode_and_forward(
         _ahead: ahead_permit,
     });
     drop(permit);
+}
+
+/// What [`WriterTask::claim`] decided for one object's rows in one partition.
+enum Claim {
+    /// Write them; the claim's deadline, if any.
+    Write(Option<u64>),
+    /// Do not: they are in the lake or on their way (or another writer has them, and the
+    /// unit is to be retried: its outcome).
+    Skip(Option<Outcome>),
 }
 
 #[derive(Default)]
@@ -548,34 +561,7 @@ impl<S: Store> WriterTask<S> {
         out
     }
 
-    async fn on_decoded(
-        &mut self,
-        objects: Vec<DecodedObject>,
-        rows: Result<Vec<PartitionBatch>, DecodeError>,
-    ) {
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                // building the rows failed as a whole: no object of the job has any (one that
-                // failed on its own says why)
-                tracing::error!(error = %e, "building the rows of decoded objects failed");
-                for o in objects {
-                    match o.result {
-                        Ok(Added::Digest) => {
-                            self.metrics.objects_skipped.fetch_add(1, Relaxed);
-                            self.done(o.unit, o.source, Outcome::Skipped("digest file".into()));
-                        }
-                        Ok(Added::Records(_)) | Err(_) => {
-                            let why = o.result.err().unwrap_or(DecodeError::Shape(e.to_string()));
-                            self.metrics.objects_failed.fetch_add(1, Relaxed);
-                            self.metrics.error("decode");
-                            self.done(o.unit, o.source, Outcome::Failed(why.to_string()));
-                        }
-                    }
-                }
-                return;
-            }
-        };
+    async fn on_decoded(&mut self, objects: Vec<DecodedObject>, rows: Vec<PartitionBatch>) {
         // each object's own outcome; those with records wait for their rows' files
         let mut ids: Vec<(u64, String)> = Vec::with_capacity(objects.len());
         let mut appending = Vec::new();
@@ -628,74 +614,19 @@ impl<S: Store> WriterTask<S> {
             let mut skip = HashSet::new();
             for run in &pb.objects {
                 let (unit, source) = &ids[run.object as usize];
-                let unit = *unit;
-                if let Some(c) = &self.claims {
-                    let now = now_ms();
-                    let d = now + c.ttl.as_millis() as u64;
-                    let req = ClaimRequest {
-                        source,
-                        partition: &pb.key,
-                        file: &file,
-                        writer: &c.writer_id,
-                        deadline_ms: d,
-                        now_ms: now,
-                    };
-                    let mut outcome = claim_with_retry(&*self.store, &req).await;
-                    if let Ok(ClaimOutcome::Ours(f)) = &outcome {
-                        let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
-                        if !open {
-                            // our own claim for a file we discarded: the rows are not in the lake
-                            outcome = ledger::take_over(&*self.store, &req).await;
+                match self.claim(*unit, source, &pb.key, &file, run.rows).await {
+                    Claim::Write(d) => {
+                        if let Some(d) = d {
+                            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+                        }
+                        if let Some(st) = self.units.get_mut(unit) {
+                            st.pending.insert(file.clone());
                         }
                     }
-                    match outcome {
-                        Ok(ClaimOutcome::Claimed) => {}
-                        Ok(ClaimOutcome::Committed) => {
-                            self.metrics
-                                .rows_skipped_duplicate
-                                .fetch_add(u64::from(run.rows), Relaxed);
-                            skip.insert(run.object);
-                            continue;
-                        }
-                        Ok(ClaimOutcome::Ours(f)) => {
-                            self.metrics
-                                .rows_skipped_duplicate
-                                .fetch_add(u64::from(run.rows), Relaxed);
-                            if let Some(st) = self.units.get_mut(&unit) {
-                                st.pending.insert(f);
-                            }
-                            skip.insert(run.object);
-                            continue;
-                        }
-                        Ok(ClaimOutcome::Busy(ms)) => {
-                            failures.insert(
-                                unit,
-                                Outcome::Retry {
-                                    after: Duration::from_millis(ms),
-                                    reason: format!(
-                                        "another writer holds the claim for {}",
-                                        pb.key
-                                    ),
-                                },
-                            );
-                            skip.insert(run.object);
-                            continue;
-                        }
-                        Err(e) => {
-                            // The claim may have been written with its reply lost: it would
-                            // then name this partition's open file, and skipping the rows here
-                            // would let that file commit without them, and a redelivery trust
-                            // it. So the rows are written: a possible duplicate rather than a
-                            // loss.
-                            self.metrics.error("claim");
-                            tracing::warn!(%source, partition = %pb.key, error = %e,
-                                "claim state unknown after retries; writing the rows anyway");
-                        }
+                    Claim::Skip(failure) => {
+                        failures.extend(failure.map(|f| (*unit, f)));
+                        skip.insert(run.object);
                     }
-                    deadline = Some(deadline.map_or(d, |x: u64| x.min(d)));
-                }
-                if let Some(st) = self.units.get_mut(&unit) {
-                    st.pending.insert(file.clone());
                 }
             }
             if !skip.is_empty() {
@@ -730,6 +661,72 @@ impl<S: Store> WriterTask<S> {
             match failures.remove(&unit) {
                 Some(outcome) => self.complete(unit, outcome),
                 None => self.check_done(unit),
+            }
+        }
+    }
+
+    /// Claims `unit`'s `rows` rows of partition `key` for `file` (when this source uses
+    /// claims): whether to write them, with the claim's deadline, or to skip them, with the
+    /// unit's outcome if it must not complete `Done`.
+    async fn claim(
+        &mut self,
+        unit: u64,
+        source: &str,
+        key: &PartitionKey,
+        file: &str,
+        rows: u32,
+    ) -> Claim {
+        let Some(c) = &self.claims else {
+            return Claim::Write(None);
+        };
+        let now = now_ms();
+        let d = now + c.ttl.as_millis() as u64;
+        let req = ClaimRequest {
+            source,
+            partition: key,
+            file,
+            writer: &c.writer_id,
+            deadline_ms: d,
+            now_ms: now,
+        };
+        let mut outcome = claim_with_retry(&*self.store, &req).await;
+        if let Ok(ClaimOutcome::Ours(f)) = &outcome {
+            let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
+            if !open {
+                // our own claim for a file we discarded: the rows are not in the lake
+                outcome = ledger::take_over(&*self.store, &req).await;
+            }
+        }
+        match outcome {
+            Ok(ClaimOutcome::Claimed) => Claim::Write(Some(d)),
+            Ok(ClaimOutcome::Committed) => {
+                self.metrics
+                    .rows_skipped_duplicate
+                    .fetch_add(u64::from(rows), Relaxed);
+                Claim::Skip(None)
+            }
+            Ok(ClaimOutcome::Ours(f)) => {
+                self.metrics
+                    .rows_skipped_duplicate
+                    .fetch_add(u64::from(rows), Relaxed);
+                if let Some(st) = self.units.get_mut(&unit) {
+                    st.pending.insert(f);
+                }
+                Claim::Skip(None)
+            }
+            Ok(ClaimOutcome::Busy(ms)) => Claim::Skip(Some(Outcome::Retry {
+                after: Duration::from_millis(ms),
+                reason: format!("another writer holds the claim for {key}"),
+            })),
+            Err(e) => {
+                // The claim may have been written with its reply lost: it would then name this
+                // partition's open file, and skipping the rows here would let that file commit
+                // without them, and a redelivery trust it. So the rows are written: a possible
+                // duplicate rather than a loss.
+                self.metrics.error("claim");
+                tracing::warn!(%source, partition = %key, error = %e,
+                    "claim state unknown after retries; writing the rows anyway");
+                Claim::Write(Some(d))
             }
         }
     }
@@ -933,14 +930,9 @@ mod tests {
         format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
     }
 
-    type Decoded = (
-        Vec<Result<Added, DecodeError>>,
-        Result<Vec<PartitionBatch>, DecodeError>,
-    );
-
     /// The records of a job of one object, checked against the rows it gave.
-    fn records((results, rows): Decoded) -> u64 {
-        let rows: usize = rows.expect("rows").iter().map(|p| p.batch.num_rows()).sum();
+    fn records((results, rows): JobOutput) -> u64 {
+        let rows: usize = rows.iter().map(|p| p.batch.num_rows()).sum();
         match &results[..] {
             [Ok(Added::Records(c))] => {
                 assert_eq!(rows as u64, c.records);

@@ -50,6 +50,26 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, u64)>> {
     Ok(out)
 }
 
+/// Consecutive runs of items of `sizes`, each as many as fit in `limit` bytes together (an item
+/// larger than that alone).
+fn runs(sizes: &[u64], limit: u64) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        if i > start && bytes + size > limit {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
 /// Ingests `paths` into the lake folder `lake`; returns the summary (failures included).
 pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) -> Result<Summary> {
     let files = collect_files(paths)?;
@@ -84,22 +104,13 @@ pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) ->
 
     // consecutive files (sorted: mostly of one partition) are read and decoded as a group
     let mut read_failures = Vec::new();
-    let mut group: Vec<(u64, PathBuf, u64)> = Vec::new();
-    let mut group_bytes = 0;
-    let mut files = files.iter().enumerate().peekable();
-    while let Some((unit, (path, size))) = files.next() {
-        group.push((unit as u64, path.clone(), *size));
-        group_bytes += size;
-        let next = files.peek().map_or(0, |(_, (_, size))| *size);
-        if files.peek().is_some() && group_bytes + next <= GROUP_BYTES {
-            continue;
-        }
-        let reads = std::mem::take(&mut group);
-        group_bytes = 0;
+    let sizes: Vec<u64> = files.iter().map(|(_, size)| *size).collect();
+    for run in runs(&sizes, GROUP_BYTES) {
+        let reads: Vec<(u64, PathBuf)> = run.map(|i| (i as u64, files[i].0.clone())).collect();
         let read = tokio::task::spawn_blocking(move || {
             reads
                 .into_iter()
-                .map(|(unit, path, _)| {
+                .map(|(unit, path)| {
                     let bytes = std::fs::read(&path);
                     (unit, path, bytes)
                 })
@@ -135,4 +146,19 @@ pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) ->
     failures.extend(read_failures);
     failures.sort();
     Ok(Summary::from_metrics(&metrics, started.elapsed(), failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn files_are_grouped_in_order_up_to_the_limit() {
+        assert!(runs(&[], 10).is_empty());
+        assert_eq!(runs(&[3, 3, 3, 3], 10), vec![0..3, 3..4]);
+        assert_eq!(runs(&[4, 6, 1], 10), vec![0..2, 2..3]);
+        // a file over the limit goes alone, and so does the one after it if they do not fit
+        assert_eq!(runs(&[1, 12, 1, 1], 10), vec![0..1, 1..2, 2..4]);
+        assert_eq!(runs(&[12], 10), vec![0..1]);
+    }
 }

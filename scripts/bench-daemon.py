@@ -42,6 +42,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def scrape(port):
+    """The daemon's Prometheus metrics as {name: value} (unlabelled series only)."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
+            out[parts[0]] = float(parts[1])
+    return out
+
+
 def files(root):
     return sorted(p for p in Path(root).rglob("*") if p.is_file())
 
@@ -119,7 +131,7 @@ def main():
             s3.upload_file(str(p), "trail", key)
             keys.append(key)
 
-        daemon, ingest = [], []
+        daemon, ingest, per_job = [], [], []
         for run in range(args.runs):
             url = sqs.create_queue(QueueName=f"q{run}")["QueueUrl"]
             for i in range(0, len(keys), 10):
@@ -131,9 +143,10 @@ def main():
             lake = work / f"lake-run{run}"
             moto_cpu0 = cpu_seconds(moto.pid)
             t0 = time.monotonic()
+            mport = free_port()
             proc = subprocess.Popen(
                 [args.bin, "run", "--queue-url", url, "--lake", str(lake),
-                 "--drain-timeout-secs", "300", "--metrics-addr", "127.0.0.1:0"],
+                 "--drain-timeout-secs", "300", "--metrics-addr", f"127.0.0.1:{mport}"],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             while True:
@@ -145,6 +158,18 @@ def main():
                 if int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 0:
                     break
                 time.sleep(0.2)
+            # every object handed to the engine (its gzip bytes counted): how many decode
+            # jobs they took (objects that arrive faster than they are decoded share one)
+            jobs = None
+            until = time.time() + 60
+            while jobs is None and time.time() < until:
+                try:
+                    m = scrape(mport)
+                    if m.get("trailpipe_bytes_in_total", 0) >= gz_bytes:
+                        jobs = m["trailpipe_decode_jobs_total"]
+                except OSError:
+                    pass
+                time.sleep(0.1)
             proc.send_signal(signal.SIGTERM)
             _, status, used = os.wait4(proc.pid, 0)
             proc.returncode = status
@@ -157,6 +182,8 @@ def main():
             if status != 0 or left != 0:
                 sys.exit(f"daemon status {status}, {left} messages left after the drain")
             daemon.append((wall, cpu, moto_cpu))
+            if jobs:
+                per_job.append(len(logs) / jobs)
 
             lake2 = work / f"lake-ingest{run}"
             t0 = time.monotonic()
@@ -200,6 +227,8 @@ def main():
             print(f"{name:24}{wall:9.2f}{cpu:9.2f}{cpu / json_mb * 1000:10.2f}"
                   f"{json_mb / wall:8.1f}{len(logs) / wall:11.1f}")
         print(f"moto's own CPU during the daemon run: {m_cpu:.2f} s")
+        if per_job:
+            print(f"objects per decode job in the daemon: {statistics.median(per_job):.2f}")
         print(f"the daemon idle on an empty queue for {wall_d:.0f} s: {idle_cpu:.2f} s CPU")
         print(f"per object, daemon minus ingest: "
               f"{(d_cpu - i_cpu) / len(logs) * 1000:.2f} ms CPU")

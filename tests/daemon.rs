@@ -363,6 +363,11 @@ async fn s3_notifications_to_an_s3_lake_exactly_once_and_metrics_agree() {
         "digest keys are skipped: {skipped} skipped, {} keys, {logs} logs, {duplicates} duplicate deliveries",
         keys.len()
     );
+    let jobs = m["trailpipe_decode_jobs_total"];
+    assert!(
+        (1.0..=logs + duplicates).contains(&jobs),
+        "{jobs} decode jobs for {logs} log objects: one per object at most"
+    );
     assert_eq!(
         m["trailpipe_messages_deleted_total"],
         m["trailpipe_messages_received_total"]

@@ -951,7 +951,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_dictionary_column_of_a_row_group_is_one_page() {
-        use parquet::file::reader::{FileReader, RowGroupReader};
+        use parquet::file::reader::FileReader;
         use parquet::file::serialized_reader::SerializedFileReader;
         let dir = tempdir();
         let mut w = LakeWriter::new(config(&dir)).unwrap();

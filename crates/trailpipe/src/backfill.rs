@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use trailpipe_aws::s3::{list_level, Listed};
 use trailpipe_aws::S3Client;
 use trailpipe_lake::Store;
 use trailpipe_record::Date;
 
-use crate::engine::{now_ms, Engine, EngineConfig, Outcome, Work, GROUP_BYTES};
+use crate::engine::{next_group, now_ms, Engine, EngineConfig, Outcome, Work};
 use crate::metrics::Metrics;
 use crate::progress::{Progress, Summary};
 
@@ -282,19 +282,7 @@ pub async fn backfill<S: Store>(
                     let engine = engine.clone();
                     tokio::spawn(async move {
                         let mut failed = Vec::new();
-                        while let Some(first) = arrived.recv().await {
-                            let mut group: Vec<(Work, OwnedSemaphorePermit)> = vec![first];
-                            let mut bytes = group[0].0.bytes_in;
-                            while bytes < GROUP_BYTES {
-                                match arrived.try_recv() {
-                                    Ok(next) => {
-                                        bytes += next.0.bytes_in;
-                                        group.push(next);
-                                    }
-                                    Err(_) => break,
-                                }
-                            }
-                            let (works, held): (Vec<Work>, Vec<_>) = group.into_iter().unzip();
+                        while let Some((works, held)) = next_group(&mut arrived).await {
                             let units: Vec<u64> = works.iter().map(|w| w.unit).collect();
                             if let Err(e) = engine.submit_group(works).await {
                                 failed.extend(units.into_iter().map(|u| (u, e.to_string())));

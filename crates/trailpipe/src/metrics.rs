@@ -22,6 +22,7 @@ pub struct Metrics {
     pub objects_ok: AtomicU64,
     pub objects_failed: AtomicU64,
     pub objects_skipped: AtomicU64,
+    pub decode_jobs: AtomicU64,
     pub bytes_in: AtomicU64,
     pub json_bytes: AtomicU64,
     pub records: AtomicU64,
@@ -65,7 +66,7 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
             (
                 "messages_received_total",
                 "SQS messages received",
@@ -110,6 +111,11 @@ impl Metrics {
                 "objects_skipped_total",
                 "objects skipped (digest files, non-log keys)",
                 &self.objects_skipped,
+            ),
+            (
+                "decode_jobs_total",
+                "decode jobs; objects that arrive faster than they are decoded share one",
+                &self.decode_jobs,
             ),
             (
                 "bytes_in_total",

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! receivers (long poll, ≤10/call, bounded in flight) ─► parse notification ─► per object:
-//! GET with retries ─► Engine (decode, claim, buffer, commit) ─► completion ─► when every object
-//! of a message is done: DeleteMessage; on error: release for redrive; heartbeat meanwhile
+//! GET with retries ─► submitter (groups what arrived meanwhile) ─► Engine (decode, claim,
+//! buffer, commit) ─► completion ─► when every object of a message is done: DeleteMessage; on
+//! error: release for redrive; heartbeat meanwhile
 //! ```
 //!
 //! A message is deleted only after every row of every object it names is in a committed file
@@ -20,7 +21,7 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use trailpipe_aws::notification::{classify_key, parse_notification, KeyKind, Notification};
 use trailpipe_aws::sqs::{Message, Queue};
 
-use crate::engine::{Completion, Engine, Outcome, Work};
+use crate::engine::{next_group, Completion, Engine, Outcome, Work};
 use crate::http::Health;
 use crate::metrics::Metrics;
 
@@ -119,10 +120,55 @@ struct Daemon<S> {
     /// Messages to delete, batched by the deleter task.
     /// Taken (closed) at the end of the drain, which lets the deleter finish.
     deletes: Mutex<Option<mpsc::UnboundedSender<(String, String)>>>,
-    fetches: AtomicUsize,
-    fetches_done: Notify,
+    /// Fetched objects, to the submitter (see [`Daemon::submit_fetched`]).
+    fetched: mpsc::UnboundedSender<(Work, Fetching)>,
+    fetches: Arc<Fetches>,
     _store: std::marker::PhantomData<S>,
 }
+
+/// Objects between their message's arrival and the engine: the drain waits for none to be
+/// left before it finishes the engine.
+#[derive(Default)]
+struct Fetches {
+    n: AtomicUsize,
+    none_left: Notify,
+}
+
+impl Fetches {
+    fn start(self: &Arc<Self>) -> FetchCount {
+        self.n.fetch_add(1, Relaxed);
+        FetchCount(self.clone())
+    }
+
+    fn load(&self) -> usize {
+        self.n.load(Relaxed)
+    }
+
+    async fn none_left(&self) {
+        while self.load() > 0 {
+            let notified = self.none_left.notified();
+            if self.load() == 0 {
+                break;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One object counted in [`Fetches`] until dropped.
+struct FetchCount(Arc<Fetches>);
+
+impl Drop for FetchCount {
+    fn drop(&mut self) {
+        if self.0.n.fetch_sub(1, Relaxed) == 1 {
+            self.0.none_left.notify_waiters();
+        }
+    }
+}
+
+/// What a fetched object holds until it is submitted: its fetch permit (at most
+/// `fetch_concurrency` bodies fetched or waiting) and its place in [`Fetches`].
+type Fetching = (Option<OwnedSemaphorePermit>, FetchCount);
 
 /// Installs the SIGTERM/SIGINT handlers at once (a signal that arrives before them would kill
 /// the process undrained) and returns a receiver that turns true on the first signal.
@@ -165,6 +211,7 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
     let (engine, completions) = Engine::start(store, engine_config, metrics.clone())?;
     health.alive.store(true, Relaxed);
     let (deletes, delete_rx) = mpsc::unbounded_channel();
+    let (fetched, fetched_rx) = mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon::<S> {
         queue,
         s3,
@@ -177,12 +224,13 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
         flushing: std::sync::atomic::AtomicBool::new(false),
         deletes: Mutex::new(Some(deletes)),
         config,
-        fetches: AtomicUsize::new(0),
-        fetches_done: Notify::new(),
+        fetched,
+        fetches: Arc::default(),
         _store: std::marker::PhantomData,
     });
     let acker = tokio::spawn(daemon.clone().handle_completions(completions));
     let deleter = tokio::spawn(daemon.clone().delete_batches(delete_rx));
+    let submitter = tokio::spawn(daemon.clone().submit_fetched(fetched_rx));
     let heartbeat = tokio::spawn(daemon.clone().heartbeat(stop_rx.clone()));
     let mut receivers = Vec::new();
     for _ in 0..daemon.config.receivers.max(1) {
@@ -194,13 +242,7 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
     // drain: fetches in flight reach the engine, files are sealed and committed, messages deleted
     let deadline = Instant::now() + daemon.config.drain_timeout;
     let drained = tokio::time::timeout_at(deadline.into(), async {
-        while daemon.fetches.load(Relaxed) > 0 {
-            let notified = daemon.fetches_done.notified();
-            if daemon.fetches.load(Relaxed) == 0 {
-                break;
-            }
-            notified.await;
-        }
+        daemon.fetches.none_left().await;
         daemon.engine.finish().await
     })
     .await;
@@ -227,6 +269,8 @@ pub async fn run_daemon<S: trailpipe_lake::Store>(
     })
     .await;
     heartbeat.abort();
+    // idle once no fetch is left (its channel stays open: the daemon holds the sender)
+    submitter.abort();
     let left: Vec<String> = {
         let mut t = daemon.tracker.lock().unwrap_or_else(|e| e.into_inner());
         t.units.clear();
@@ -350,22 +394,25 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
             ids
         };
         for (unit, o) in ids.into_iter().zip(units) {
-            self.fetches.fetch_add(1, Relaxed);
+            // counted from now: the drain must not finish the engine before it is submitted
+            let count = self.fetches.start();
             let me = self.clone();
             tokio::spawn(async move {
-                let _fetching = me.fetch_permits.clone().acquire_owned().await;
+                let fetching = me.fetch_permits.clone().acquire_owned().await.ok();
                 let decode = me.engine.decode_options();
                 match Work::from_s3(&me.s3, &o.bucket, &o.key, unit, decode).await {
                     Ok(work) => {
-                        if let Err(e) = me.engine.submit(work).await {
+                        if let Err(e) = me.fetched.send((work, (fetching, count))) {
+                            let reason = "the submitting task stopped".to_string();
                             me.finish_unit(
                                 unit,
                                 &Outcome::Retry {
                                     after: Duration::ZERO,
-                                    reason: e.to_string(),
+                                    reason,
                                 },
                             )
                             .await;
+                            drop(e);
                         }
                     }
                     Err(e) => {
@@ -373,12 +420,30 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
                         me.metrics.error(e.kind);
                         me.metrics.objects_failed.fetch_add(1, Relaxed);
                         me.finish_unit(unit, &Outcome::Failed(e.to_string())).await;
+                        drop(count);
                     }
                 }
-                if me.fetches.fetch_sub(1, Relaxed) == 1 {
-                    me.fetches_done.notify_waiters();
-                }
             });
+        }
+    }
+
+    /// Hands fetched objects to the engine: one at a time while the engine keeps up, and, in
+    /// a backlog, what arrived while the last group waited for a decode slot as one decode job
+    /// (a delivery is typically a few KB of gzip; see [`crate::engine::GROUP_BYTES`]). An
+    /// object's fetch permit and count are released once it is submitted.
+    async fn submit_fetched(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(Work, Fetching)>) {
+        while let Some((works, held)) = next_group(&mut rx).await {
+            let units: Vec<u64> = works.iter().map(|w| w.unit).collect();
+            if let Err(e) = self.engine.submit_group(works).await {
+                let failed = Outcome::Retry {
+                    after: Duration::ZERO,
+                    reason: e.to_string(),
+                };
+                for unit in units {
+                    self.finish_unit(unit, &failed).await;
+                }
+            }
+            drop(held);
         }
     }
 
@@ -469,8 +534,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
     /// at the age limit, so that a backlog keeps flowing. Runs one at a time, in the
     /// background.
     fn flush_early(self: Arc<Self>) {
-        if self.fetches.load(Relaxed) * 2 > self.config.max_in_flight
-            || self.flushing.swap(true, Relaxed)
+        if self.fetches.load() * 2 > self.config.max_in_flight || self.flushing.swap(true, Relaxed)
         {
             return;
         }

@@ -650,6 +650,7 @@ async fn a_busy_later_partition_keeps_the_message_until_its_rows_are_written() {
         file: format!("{}/part-elsewhere.parquet", partition.path()),
         writer: "another-writer".into(),
         deadline_ms: now_ms + 8_000,
+        token: 0,
     };
     env.s3
         .put_object()

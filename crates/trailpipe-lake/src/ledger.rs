@@ -36,6 +36,12 @@ pub struct Claim {
     pub writer: String,
     /// After this time (ms since the epoch) the file will never be committed.
     pub deadline_ms: u64,
+    /// The request's id, unique within its writer: a claim equal to ours down to it is our
+    /// own request's (a reply lost and the request retried). Without it, two units of one
+    /// source claimed in the same millisecond (a duplicate notification) both took the claim
+    /// as theirs, and the rows were written twice. (Absent in claims written before it.)
+    #[serde(default)]
+    pub token: u64,
 }
 
 /// What to do with an object's rows for one partition.
@@ -79,6 +85,8 @@ pub struct ClaimRequest<'a> {
     pub deadline_ms: u64,
     /// Now (ms since the epoch).
     pub now_ms: u64,
+    /// Unique among this writer's requests; a retry of a request keeps it.
+    pub token: u64,
 }
 
 /// Claims the request's rows. An existing claim of this writer comes back as `Ours(file)`:
@@ -112,6 +120,7 @@ async fn claim_inner<S: Store>(
         file: req.file.to_string(),
         writer: writer.to_string(),
         deadline_ms: req.deadline_ms,
+        token: req.token,
     };
     let body = serde_json::to_vec(&mine).unwrap_or_default();
     for _ in 0..4 {
@@ -181,6 +190,7 @@ mod tests {
             writer,
             deadline_ms: now_ms + 1000,
             now_ms,
+            token: 0,
         }
     }
 
@@ -237,6 +247,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!((c.file.as_str(), c.writer.as_str()), ("g4", "B"));
+        // a request retried (its reply lost) finds its own claim; another of the same writer,
+        // file and millisecond (a second unit of the source) is told the rows are buffered
+        let d3 = key("2024-01-03");
+        let first = req(&d3, "h1", "B", 3000);
+        assert_eq!(claim(&store, &first).await.unwrap(), ClaimOutcome::Claimed);
+        assert_eq!(claim(&store, &first).await.unwrap(), ClaimOutcome::Claimed);
+        let second = ClaimRequest { token: 1, ..first };
+        assert_eq!(
+            claim(&store, &second).await.unwrap(),
+            ClaimOutcome::Ours("h1".into())
+        );
         // claims are out of the lake's table folders
         assert!(claim_path("s3://b/k", &d2).starts_with("_trailpipe/claims/cloudtrail/"));
     }

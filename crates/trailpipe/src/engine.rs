@@ -22,12 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
+use futures_util::future::join_all;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
 use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
-use trailpipe_record::{
-    Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch, PartitionKey,
-};
+use trailpipe_record::{Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch};
 
 use crate::metrics::Metrics;
 
@@ -293,6 +292,7 @@ impl Engine {
             store,
             writer: Some(writer),
             claims: config.claims.clone(),
+            claim_tokens: 0,
             units: HashMap::new(),
             metrics: metrics.clone(),
             done: done_tx,
@@ -484,6 +484,8 @@ struct WriterTask<S> {
     store: Arc<S>,
     writer: Option<LakeWriter>,
     claims: Option<ClaimSettings>,
+    /// Claim requests made so far: the next one's token (`ClaimRequest::token`).
+    claim_tokens: u64,
     units: HashMap<u64, UnitState>,
     metrics: Arc<Metrics>,
     done: mpsc::UnboundedSender<Completion>,
@@ -621,19 +623,21 @@ impl<S: Store> WriterTask<S> {
                 }
             }
         }
-        // Claims are per object and partition, one after another, as when each object was a
-        // job of its own. (Two objects of one group with the same source are both written, as
-        // two units of it always were: `ingest` has no claims, `backfill` lists each key once,
-        // and `run` submits objects alone.)
+        // Claims are per object and partition; the objects of a partition's batch are claimed
+        // at once, the partitions one after another (an append may seal any partition's file,
+        // and a claim must name the file its rows go to). Of one source given twice (a
+        // duplicate notification grouped with the first), one claim is taken and the other
+        // finds it (`ClaimRequest::token`).
         let mut failures: HashMap<u64, Outcome> = HashMap::new();
         for mut pb in rows {
             let writer = self.writer.as_mut().expect("writer present");
             let file = writer.file_for(&pb.key).to_string();
             let mut deadline: Option<u64> = None;
             let mut skip = HashSet::new();
-            for run in &pb.objects {
-                let (unit, source) = &ids[run.object as usize];
-                match self.claim(*unit, source, &pb.key, &file, run.rows).await {
+            let claims = self.claim_all(&pb, &ids, &file).await;
+            for (run, claim) in pb.objects.iter().zip(claims) {
+                let unit = &ids[run.object as usize].0;
+                match claim {
                     Claim::Write(d) => {
                         if let Some(d) = d {
                             deadline = Some(deadline.map_or(d, |x| x.min(d)));
@@ -684,40 +688,66 @@ impl<S: Store> WriterTask<S> {
         }
     }
 
-    /// Claims `unit`'s `rows` rows of partition `key` for `file` (when this source uses
-    /// claims): whether to write them, with the claim's deadline, or to skip them, with the
-    /// unit's outcome if it must not complete `Done`.
-    async fn claim(
+    /// Claims the rows of each object of `pb` for `file` (when this source uses claims):
+    /// whether to write them, with the claim's deadline, or to skip them, with the unit's
+    /// outcome if it must not complete `Done`; in the order of `pb.objects`. The requests go
+    /// out together: a group's objects are mostly of one partition, and one after another each
+    /// waited a round trip to the lake's store.
+    async fn claim_all(
         &mut self,
-        unit: u64,
-        source: &str,
-        key: &PartitionKey,
+        pb: &PartitionBatch,
+        ids: &[(u64, String)],
         file: &str,
-        rows: u32,
-    ) -> Claim {
+    ) -> Vec<Claim> {
         let Some(c) = &self.claims else {
-            return Claim::Write(None);
+            return pb.objects.iter().map(|_| Claim::Write(None)).collect();
         };
+        let (writer_id, store) = (c.writer_id.clone(), self.store.clone());
         let now = now_ms();
         let d = now + c.ttl.as_millis() as u64;
-        let req = ClaimRequest {
-            source,
-            partition: key,
-            file,
-            writer: &c.writer_id,
-            deadline_ms: d,
-            now_ms: now,
-        };
-        let mut outcome = claim_with_retry(&*self.store, &req).await;
-        if let Ok(ClaimOutcome::Ours(f)) = &outcome {
-            let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
-            if !open {
-                // our own claim for a file we discarded: the rows are not in the lake
-                outcome = ledger::take_over(&*self.store, &req).await;
+        let first_token = self.claim_tokens;
+        self.claim_tokens += pb.objects.len() as u64;
+        let requests: Vec<ClaimRequest> = pb
+            .objects
+            .iter()
+            .zip(first_token..)
+            .map(|(run, token)| ClaimRequest {
+                source: &ids[run.object as usize].1,
+                partition: &pb.key,
+                file,
+                writer: &writer_id,
+                deadline_ms: d,
+                now_ms: now,
+                token,
+            })
+            .collect();
+        let outcomes = join_all(requests.iter().map(|r| claim_with_retry(&*store, r))).await;
+        let mut claims = Vec::with_capacity(outcomes.len());
+        for ((run, req), mut outcome) in pb.objects.iter().zip(&requests).zip(outcomes) {
+            if let Ok(ClaimOutcome::Ours(f)) = &outcome {
+                let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
+                if !open {
+                    // our own claim for a file we discarded: the rows are not in the lake
+                    outcome = ledger::take_over(&*store, req).await;
+                }
             }
+            let unit = ids[run.object as usize].0;
+            claims.push(self.claim_decision(unit, req, run.rows, outcome));
         }
+        claims
+    }
+
+    /// What the store's answer to `req` (for `unit`'s `rows` rows) means for them.
+    fn claim_decision(
+        &mut self,
+        unit: u64,
+        req: &ClaimRequest<'_>,
+        rows: u32,
+        outcome: Result<ClaimOutcome, trailpipe_lake::StoreError>,
+    ) -> Claim {
+        let (source, key) = (req.source, req.partition);
         match outcome {
-            Ok(ClaimOutcome::Claimed) => Claim::Write(Some(d)),
+            Ok(ClaimOutcome::Claimed) => Claim::Write(Some(req.deadline_ms)),
             Ok(ClaimOutcome::Committed) => {
                 self.metrics
                     .rows_skipped_duplicate
@@ -745,7 +775,7 @@ impl<S: Store> WriterTask<S> {
                 self.metrics.error("claim");
                 tracing::warn!(%source, partition = %key, error = %e,
                     "claim state unknown after retries; writing the rows anyway");
-                Claim::Write(Some(d))
+                Claim::Write(Some(req.deadline_ms))
             }
         }
     }
@@ -1058,6 +1088,42 @@ mod tests {
             3,
             "the second unit's rows were not written again"
         );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A source given twice in one group (a duplicate notification fetched with the first) is
+    /// written once: its two claims go out together, in the same millisecond, and differ only
+    /// by their tokens; without them both took the claim as theirs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_source_twice_in_a_group_is_written_once() {
+        let (root, engine, mut done) = engine_with_claims();
+        let work = |unit, key: &str| Work {
+            unit,
+            source: format!("s3://b/{key}.json.gz"),
+            body: Body::Raw(object(3).into()),
+            bytes_in: 0,
+            created_ms: None,
+        };
+        let group = vec![work(1, "k"), work(2, "other"), work(3, "k")];
+        engine.submit_group(group).await.unwrap();
+        engine.finish().await.unwrap();
+        let mut outcomes = HashMap::new();
+        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(10), done.recv()).await {
+            outcomes.insert(c.unit, c.outcome);
+            if outcomes.len() == 3 {
+                break;
+            }
+        }
+        for unit in [1, 2, 3] {
+            assert_eq!(outcomes.get(&unit), Some(&Outcome::Done { records: 3 }));
+        }
+        assert_eq!(engine.metrics.decode_jobs.load(Relaxed), 1);
+        assert_eq!(
+            lake_rows(&root).values().sum::<i64>(),
+            6,
+            "k's rows once, other's once"
+        );
+        assert_eq!(engine.metrics.rows_skipped_duplicate.load(Relaxed), 3);
         let _ = std::fs::remove_dir_all(&root);
     }
 

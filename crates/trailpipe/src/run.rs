@@ -404,6 +404,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
                     Ok(work) => {
                         if let Err(e) = me.fetched.send((work, (fetching, count))) {
                             let reason = "the submitting task stopped".to_string();
+                            tracing::error!(bucket = %o.bucket, key = %o.key, %reason, "object not submitted; its message will be retried");
                             me.finish_unit(
                                 unit,
                                 &Outcome::Retry {
@@ -412,6 +413,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
                                 },
                             )
                             .await;
+                            // still counted until its unit is finished, so the drain waits
                             drop(e);
                         }
                     }
@@ -420,6 +422,7 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
                         me.metrics.error(e.kind);
                         me.metrics.objects_failed.fetch_add(1, Relaxed);
                         me.finish_unit(unit, &Outcome::Failed(e.to_string())).await;
+                        // still counted until its unit is finished, so the drain waits
                         drop(count);
                     }
                 }
@@ -433,13 +436,15 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
     /// object's fetch permit and count are released once it is submitted.
     async fn submit_fetched(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(Work, Fetching)>) {
         while let Some((works, held)) = next_group(&mut rx).await {
-            let units: Vec<u64> = works.iter().map(|w| w.unit).collect();
+            let units: Vec<(u64, String)> =
+                works.iter().map(|w| (w.unit, w.source.clone())).collect();
             if let Err(e) = self.engine.submit_group(works).await {
                 let failed = Outcome::Retry {
                     after: Duration::ZERO,
                     reason: e.to_string(),
                 };
-                for unit in units {
+                for (unit, source) in units {
+                    tracing::error!(%source, reason = %e, "object not submitted; its message will be retried");
                     self.finish_unit(unit, &failed).await;
                 }
             }

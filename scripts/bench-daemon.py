@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import boto3
 
+from benchlib import free_port, start_moto
+
 REPO = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -34,12 +35,6 @@ def cpu_seconds(pid):
     """user + system CPU seconds of a live process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape(port):
@@ -101,26 +96,13 @@ def main():
     logs = [p for p in files(corpus) if "CloudTrail-Digest" not in str(p)]
     gz_bytes = sum(p.stat().st_size for p in logs)
 
-    port = free_port()
+    moto, port = start_moto()
     endpoint = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
                AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
                AWS_EC2_METADATA_DISABLED="true", TRAILPIPE_S3_PATH_STYLE="true",
                TRAILPIPE_LOG="warn")
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    sys.exit("moto_server did not start")
-                time.sleep(0.1)
         kw = dict(endpoint_url=endpoint, region_name="us-east-1",
                   aws_access_key_id="testing", aws_secret_access_key="testing")
         s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)

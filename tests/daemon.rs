@@ -307,7 +307,18 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (Option<i32>, Stri
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("process did not exit within {timeout:?}");
+            let _ = child.wait();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            let tail: Vec<&str> = err.lines().rev().take(80).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "process did not exit within {timeout:?}; its log's end:\n{}",
+                tail.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -31,7 +31,7 @@ use std::path::Path;
 
 pub use encode::writer_properties;
 pub use store::{LocalStore, Store, StoreError};
-pub use writer::{LakeWriter, SealedFile, WriterConfig};
+pub use writer::{LakeWriter, Rows, SealedFile, WriterConfig};
 
 /// A lake operation that failed, naming the file and the reason.
 #[derive(Debug, thiserror::Error)]

@@ -110,6 +110,19 @@ pub struct SealedFile {
     pub opened_at: Instant,
 }
 
+/// Rows for one partition, decoded from the work units in `sources`, to append.
+#[derive(Debug)]
+pub struct Rows {
+    /// The partition.
+    pub key: PartitionKey,
+    /// The rows.
+    pub batch: RecordBatch,
+    /// (unit, source object) of the objects the rows come from, in order.
+    pub sources: Vec<(u64, String)>,
+    /// Earliest claim deadline of the rows (ms since the epoch), if claims are used.
+    pub claim_deadline_ms: Option<u64>,
+}
+
 struct Partition {
     /// Final path of the file this partition's rows currently go to.
     path: String,
@@ -364,48 +377,53 @@ impl LakeWriter {
         source: &str,
         claim_deadline_ms: Option<u64>,
     ) -> Result<Vec<SealedFile>, LakeError> {
-        self.append_from(key, batch, &[(unit, source)], claim_deadline_ms)
+        self.append_all(vec![Rows {
+            key: key.clone(),
+            batch,
+            sources: vec![(unit, source.to_string())],
+            claim_deadline_ms,
+        }])
     }
 
-    /// Buffers `batch` for `key`: the rows of the work units in `sources` (unit, source),
-    /// decoded together. Returns the files this sealed (size limit reached).
-    pub fn append_from<S: AsRef<str>>(
-        &mut self,
-        key: &PartitionKey,
-        batch: RecordBatch,
-        sources: &[(u64, S)],
-        claim_deadline_ms: Option<u64>,
-    ) -> Result<Vec<SealedFile>, LakeError> {
-        let bytes = batch_memory(&batch);
-        let rows = batch.num_rows() as u64;
+    /// Buffers every batch of `rows`, in order, and only then ends row groups and seals files
+    /// (size limits, memory budget). Returns the files this sealed. Until then no file is
+    /// sealed, so every batch goes to the file [`file_for`](LakeWriter::file_for) named
+    /// before the call, whatever the others do: the claims of a whole round of decoded rows,
+    /// which name those files, are made together before it.
+    pub fn append_all(&mut self, rows: Vec<Rows>) -> Result<Vec<SealedFile>, LakeError> {
         let row_group_bytes = self.config.row_group_bytes;
-        self.objects_appended += sources.len() as u64;
-        let now = self.objects_appended;
-        let p = self.partition(key);
-        if p.rows == 0 && p.pending.is_empty() {
-            p.opened_at = Instant::now();
-        }
-        p.last_append = now;
-        p.pending.push(batch);
-        p.pending_bytes += bytes;
-        p.rows += rows;
-        for (unit, source) in sources {
-            if p.units.last() != Some(unit) && !p.units.contains(unit) {
-                p.units.push(*unit);
+        let mut full: Vec<PartitionKey> = Vec::new();
+        for r in rows {
+            let bytes = batch_memory(&r.batch);
+            self.objects_appended += r.sources.len() as u64;
+            let now = self.objects_appended;
+            let p = self.partition(&r.key);
+            if p.rows == 0 && p.pending.is_empty() {
+                p.opened_at = Instant::now();
             }
-            let source = source.as_ref();
-            if p.sources.last().map(String::as_str) != Some(source) {
-                p.sources.push(source.to_string());
+            p.last_append = now;
+            p.rows += r.batch.num_rows() as u64;
+            p.pending.push(r.batch);
+            p.pending_bytes += bytes;
+            for (unit, source) in r.sources {
+                if p.units.last() != Some(&unit) && !p.units.contains(&unit) {
+                    p.units.push(unit);
+                }
+                if p.sources.last() != Some(&source) {
+                    p.sources.push(source);
+                }
             }
+            if let Some(d) = r.claim_deadline_ms {
+                p.claim_deadline_ms = Some(p.claim_deadline_ms.map_or(d, |x| x.min(d)));
+            }
+            if p.pending_bytes + p.fed_bytes >= row_group_bytes && !full.contains(&r.key) {
+                full.push(r.key);
+            }
+            self.pending_bytes += bytes;
         }
-        if let Some(d) = claim_deadline_ms {
-            p.claim_deadline_ms = Some(p.claim_deadline_ms.map_or(d, |x| x.min(d)));
-        }
-        let should_encode = p.pending_bytes + p.fed_bytes >= row_group_bytes;
-        self.pending_bytes += bytes;
         let mut sealed = Vec::new();
-        if should_encode {
-            if let Some(f) = self.encode(key)? {
+        for key in full {
+            if let Some(f) = self.encode(&key)? {
                 sealed.push(f);
             }
         }
@@ -882,6 +900,47 @@ pub(crate) mod tests {
         assert!(relieved, "the budget was reached");
         // files sealed by size before the end: at least one per day
         assert!(during >= 2, "{during}");
+    }
+
+    /// Every batch of one `append_all` goes to the file `file_for` named before it, even when
+    /// the first batch alone fills the file: the claims of a round name those files. Sealing
+    /// after each batch put the second batch's rows in a new file, and a claim naming the
+    /// sealed one would have told a redelivery that they were committed.
+    #[test]
+    fn append_all_puts_every_batch_in_the_file_named_before() {
+        let dir = tempdir();
+        let mut w = LakeWriter::new(WriterConfig {
+            target_file_bytes: 10_000,
+            row_group_bytes: 50_000,
+            ..config(&dir)
+        })
+        .unwrap();
+        let (k, b1) = batch(100, 1, 300);
+        let (k2, b2) = batch(100, 2, 300);
+        assert!(batch_memory(&b1) >= 50_000, "one batch fills a row group");
+        let (named, named2) = (w.file_for(&k).to_string(), w.file_for(&k2).to_string());
+        let rows = |key: &PartitionKey, batch: &RecordBatch, unit: u64| Rows {
+            key: key.clone(),
+            batch: batch.clone(),
+            sources: vec![(unit, format!("s3://b/{unit}"))],
+            claim_deadline_ms: None,
+        };
+        let sealed = w
+            .append_all(vec![rows(&k, &b1, 1), rows(&k2, &b2, 2), rows(&k, &b1, 3)])
+            .unwrap();
+        let f = sealed
+            .iter()
+            .find(|f| f.partition == k)
+            .expect("k's file is full");
+        assert_eq!((f.path.as_str(), f.rows), (named.as_str(), 200));
+        assert_eq!(f.units, vec![1, 3]);
+        assert_eq!(read_rows(&f.temp), 200);
+        let f2 = sealed
+            .iter()
+            .find(|f| f.partition == k2)
+            .expect("k2's file");
+        assert_eq!((f2.path.as_str(), f2.rows), (named2.as_str(), 100));
+        assert!(!w.is_open(&named), "the next rows of k go to a new file");
     }
 
     /// Rows encoded under pressure count toward the row group's size: it ends at

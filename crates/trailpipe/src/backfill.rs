@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 use trailpipe_aws::s3::{list_level, Listed};
 use trailpipe_aws::S3Client;
@@ -80,49 +81,78 @@ pub async fn plan(s3: &S3Client, sel: &Selection) -> Result<Vec<DayPrefix>> {
     }
     account_prefixes.sort();
     // region prefixes of each kind
+    let kinds = account_prefixes
+        .iter()
+        .flat_map(|acct| KINDS.map(|kind| (acct, format!("{acct}{kind}/"))));
+    let listed = at_once(
+        kinds.map(|(acct, p)| async move { Ok((acct, list_level(s3, &sel.bucket, &p).await?.0)) }),
+    )
+    .await?;
     let mut region_prefixes = Vec::new();
-    for acct in &account_prefixes {
-        for kind in KINDS {
-            let (regions, _) = list_level(s3, &sel.bucket, &format!("{acct}{kind}/")).await?;
-            for r in regions {
-                let region = last_segment(&r).to_string();
-                if sel.regions.is_empty() || sel.regions.contains(&region) {
-                    region_prefixes.push((last_segment(acct).to_string(), region, r));
-                }
+    for (acct, regions) in listed {
+        for r in regions {
+            let region = last_segment(&r).to_string();
+            if sel.regions.is_empty() || sel.regions.contains(&region) {
+                region_prefixes.push((last_segment(acct).to_string(), region, r));
             }
         }
     }
-    // day prefixes: listed directly when the range is given, discovered otherwise
-    let mut days = Vec::new();
-    for (account, region, rp) in region_prefixes {
-        let candidates: Vec<(Date, String)> = match (sel.from, sel.to) {
+    // day prefixes: named directly when the range is given, discovered otherwise
+    let candidates = at_once(region_prefixes.iter().map(|(_, _, rp)| async move {
+        Ok(match (sel.from, sel.to) {
             (Some(from), Some(to)) => (from.days_since_epoch()..=to.days_since_epoch())
                 .map(Date::from_days)
                 .map(|d| (d, format!("{rp}{:04}/{:02}/{:02}/", d.year, d.month, d.day)))
                 .collect(),
-            _ => discover_days(s3, &sel.bucket, &rp).await?,
-        };
-        for (day, prefix) in candidates {
-            if sel.from.is_some_and(|f| day < f) || sel.to.is_some_and(|t| day > t) {
-                continue;
-            }
-            let (_, objects) = list_level(s3, &sel.bucket, &prefix).await?;
-            let objects: Vec<Listed> = objects
-                .into_iter()
-                .filter(|o| o.key.ends_with(".json.gz") || o.key.ends_with(".json"))
-                .collect();
-            if !objects.is_empty() {
-                days.push(DayPrefix {
-                    prefix,
-                    account: account.clone(),
-                    region: region.clone(),
-                    day,
-                    objects,
-                });
-            }
-        }
-    }
-    Ok(days)
+            _ => discover_days(s3, &sel.bucket, rp).await?,
+        })
+    }))
+    .await?;
+    let wanted = region_prefixes
+        .iter()
+        .zip(candidates)
+        .flat_map(|((account, region, _), days)| {
+            days.into_iter()
+                .map(move |(day, prefix)| (account, region, day, prefix))
+        })
+        .filter(|(_, _, day, _)| {
+            !(sel.from.is_some_and(|f| *day < f) || sel.to.is_some_and(|t| *day > t))
+        });
+    let days = at_once(wanted.map(|(account, region, day, prefix)| async move {
+        let (_, objects) = list_level(s3, &sel.bucket, &prefix).await?;
+        let objects: Vec<Listed> = objects
+            .into_iter()
+            .filter(|o| o.key.ends_with(".json.gz") || o.key.ends_with(".json"))
+            .collect();
+        Ok((!objects.is_empty()).then(|| DayPrefix {
+            prefix,
+            account: account.clone(),
+            region: region.clone(),
+            day,
+            objects,
+        }))
+    }))
+    .await?;
+    Ok(days.into_iter().flatten().collect())
+}
+
+/// Listings in flight at once. A backfill lists one day prefix per account, region and day:
+/// a year of an organization trail is millions of listings, and one after another each
+/// waited a round trip to S3.
+const LISTS_AT_ONCE: usize = 32;
+
+/// Days whose messages are sent at once with `--enqueue` (each day's in several calls at once).
+const DAYS_ENQUEUED_AT_ONCE: usize = 4;
+
+/// Runs the listings `futs`, [`LISTS_AT_ONCE`] at a time; their results in order.
+async fn at_once<T, F>(futs: impl Iterator<Item = F>) -> Result<Vec<T>>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    futures_util::stream::iter(futs)
+        .buffered(LISTS_AT_ONCE)
+        .try_collect()
+        .await
 }
 
 async fn discover_days(
@@ -130,6 +160,7 @@ async fn discover_days(
     bucket: &str,
     region_prefix: &str,
 ) -> Result<Vec<(Date, String)>> {
+    // one after another: regions are discovered [`LISTS_AT_ONCE`] at a time
     let mut out = Vec::new();
     for y in list_level(s3, bucket, region_prefix).await?.0 {
         for m in list_level(s3, bucket, &y).await?.0 {
@@ -213,26 +244,26 @@ pub async fn backfill<S: Store>(
     }
     tracing::info!("{plan_line}");
     if let Some(queue) = enqueue {
-        for day in &todo {
-            let bodies: Vec<String> = day
-                .objects
-                .iter()
-                .map(|o| trailpipe_aws::notification::s3_event_body(&sel.bucket, &o.key, o.size))
-                .collect();
-            queue
-                .send_batch(&bodies)
-                .await
-                .with_context(|| format!("enqueueing {}", day.prefix))?;
-            metrics
-                .messages_received
-                .fetch_add(bodies.len() as u64, Relaxed);
-            store
-                .put(
-                    &checkpoint_path(&sel.bucket, &day.prefix, what),
-                    b"{}".to_vec(),
-                )
-                .await?;
-        }
+        // a few days at a time, each marked done once all its messages are sent
+        let (q, lake, m, bucket) = (&queue, &store, &metrics, &sel.bucket);
+        futures_util::stream::iter(&todo)
+            .map(|day| async move {
+                let bodies: Vec<String> = day
+                    .objects
+                    .iter()
+                    .map(|o| trailpipe_aws::notification::s3_event_body(bucket, &o.key, o.size))
+                    .collect();
+                q.send_batch(&bodies)
+                    .await
+                    .with_context(|| format!("enqueueing {}", day.prefix))?;
+                m.messages_received.fetch_add(bodies.len() as u64, Relaxed);
+                lake.put(&checkpoint_path(bucket, &day.prefix, what), b"{}".to_vec())
+                    .await?;
+                anyhow::Ok(())
+            })
+            .buffer_unordered(DAYS_ENQUEUED_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
         let line = format!(
             "{plan_line}\nenqueued {} messages to {}",
             metrics.messages_received.load(Relaxed),

@@ -22,10 +22,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
-use trailpipe_lake::{LakeWriter, SealedFile, Store, WriterConfig};
+use trailpipe_lake::{LakeWriter, Rows, SealedFile, Store, WriterConfig};
 use trailpipe_record::{Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch};
 
 use crate::metrics::Metrics;
@@ -61,6 +61,18 @@ pub struct EngineConfig {
 /// time when each object was a job of its own. Groups of 256 KB to 1 MB took the same CPU
 /// (128 KB 4% more), and at 1 MB the peak memory was 11-19% higher (docs/performance.md).
 pub const GROUP_BYTES: u64 = 256 << 10;
+
+/// At most this many decode jobs make one round of the writer task (claimed together,
+/// appended in one call): enough that claims, a round trip each on a remote lake, do not bound
+/// the rate. A round's rows are those decoded ahead of the writer, already within the
+/// engine's bound on them.
+const ROUND_JOBS: usize = 64;
+
+/// Claims in flight at once (conditional PUTs to an S3 lake).
+const CLAIMS_AT_ONCE: usize = 64;
+
+/// Sealed files committed at once (uploads to an S3 lake; renames in a local one).
+const COMMITS_AT_ONCE: usize = 16;
 
 /// Waits for an object on `rx`, then takes whatever else has already arrived, up to
 /// [`GROUP_BYTES`] of gzip: the next group for [`Engine::submit_group`], with what each
@@ -493,19 +505,24 @@ struct WriterTask<S> {
 
 impl<S: Store> WriterTask<S> {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        // a message taken from the channel after a round's decoded jobs, handled next
+        let mut next: Option<Msg> = None;
         loop {
             let deadline = self
                 .writer
                 .as_ref()
                 .and_then(LakeWriter::next_deadline)
                 .map(tokio::time::Instant::from_std);
-            let msg = tokio::select! {
-                m = rx.recv() => m,
-                _ = sleep_until(deadline) => {
-                    let sealed = self.blocking(|w| w.seal_aged(std::time::Instant::now())).await;
-                    self.commit_all(sealed).await;
-                    continue;
-                }
+            let msg = match next.take() {
+                Some(m) => Some(m),
+                None => tokio::select! {
+                    m = rx.recv() => m,
+                    _ = sleep_until(deadline) => {
+                        let sealed = self.blocking(|w| w.seal_aged(std::time::Instant::now())).await;
+                        self.commit_all(sealed).await;
+                        continue;
+                    }
+                },
             };
             match msg {
                 Some(Msg::Decoded {
@@ -513,8 +530,30 @@ impl<S: Store> WriterTask<S> {
                     rows,
                     _ahead,
                 }) => {
-                    self.on_decoded(objects, rows).await;
-                    drop(_ahead); // the rows are in the writer now
+                    // the jobs decoded while the last round was claimed and appended join
+                    // this one: one round of claims and one append for them all
+                    let mut jobs = vec![(objects, rows)];
+                    let mut held = vec![_ahead];
+                    while jobs.len() < ROUND_JOBS {
+                        match rx.try_recv() {
+                            Ok(Msg::Decoded {
+                                objects,
+                                rows,
+                                _ahead,
+                            }) => {
+                                jobs.push((objects, rows));
+                                held.push(_ahead);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.metrics.writer_rounds.fetch_add(1, Relaxed);
+                    self.on_decoded(jobs).await;
+                    drop(held); // the rows are in the writer now
                 }
                 Some(Msg::Finish(reply)) => {
                     let sealed = self.blocking(|w| w.seal_all()).await;
@@ -582,10 +621,15 @@ impl<S: Store> WriterTask<S> {
         out
     }
 
-    async fn on_decoded(&mut self, objects: Vec<DecodedObject>, rows: Vec<PartitionBatch>) {
-        // each object's own outcome; those with records wait for their rows' files
-        let mut ids: Vec<(u64, String)> = Vec::with_capacity(objects.len());
-        let mut appending = Vec::new();
+    /// Takes each decoded object's outcome: a failure or a digest completes its unit now; an
+    /// object with records waits for the files of its rows. Returns (unit, source) of each
+    /// object, in the job's order (what `ObjectRows::object` indexes).
+    fn take_objects(
+        &mut self,
+        objects: Vec<DecodedObject>,
+        appending: &mut Vec<u64>,
+    ) -> Vec<(u64, String)> {
+        let mut ids = Vec::with_capacity(objects.len());
         for o in objects {
             ids.push((o.unit, o.source.clone()));
             match o.result {
@@ -623,18 +667,37 @@ impl<S: Store> WriterTask<S> {
                 }
             }
         }
-        // Claims are per object and partition; the objects of a partition's batch are claimed
-        // at once, the partitions one after another (an append may seal any partition's file,
-        // and a claim must name the file its rows go to). Of one source given twice (a
-        // duplicate notification grouped with the first), one claim is taken and the other
-        // finds it (`ClaimRequest::token`).
+        ids
+    }
+
+    /// A round: the decode jobs that reached the writer together. Their claims (per object and
+    /// partition, naming the file the rows will be in) go out all at once, then their rows
+    /// are appended in one call that seals no file before every batch is in
+    /// ([`LakeWriter::append_all`]), so each claim's file is the one its rows go to. With a
+    /// remote lake a claim is a round trip: one at a time they bounded a process to about one
+    /// object per round trip; a round takes as many objects as were decoded meanwhile.
+    async fn on_decoded(&mut self, jobs: Vec<(Vec<DecodedObject>, Vec<PartitionBatch>)>) {
+        let mut ids: Vec<Vec<(u64, String)>> = Vec::with_capacity(jobs.len());
+        let mut batches: Vec<(usize, PartitionBatch)> = Vec::new();
+        let mut appending = Vec::new();
+        for (job, (objects, rows)) in jobs.into_iter().enumerate() {
+            ids.push(self.take_objects(objects, &mut appending));
+            batches.extend(rows.into_iter().map(|pb| (job, pb)));
+        }
+        let writer = self.writer.as_mut().expect("writer present");
+        let files: Vec<String> = batches
+            .iter()
+            .map(|(_, pb)| writer.file_for(&pb.key).to_string())
+            .collect();
+        // Of one source given twice (a duplicate notification in the same round), one claim
+        // is taken and the other finds it (`ClaimRequest::token`).
+        let claims = self.claim_all(&batches, &ids, &files).await;
         let mut failures: HashMap<u64, Outcome> = HashMap::new();
-        for mut pb in rows {
-            let writer = self.writer.as_mut().expect("writer present");
-            let file = writer.file_for(&pb.key).to_string();
+        let mut appends = Vec::with_capacity(batches.len());
+        for (((job, mut pb), file), claims) in batches.into_iter().zip(files).zip(claims) {
+            let ids = &ids[job];
             let mut deadline: Option<u64> = None;
             let mut skip = HashSet::new();
-            let claims = self.claim_all(&pb, &ids, &file).await;
             for (run, claim) in pb.objects.iter().zip(claims) {
                 let unit = &ids[run.object as usize].0;
                 match claim {
@@ -665,16 +728,19 @@ impl<S: Store> WriterTask<S> {
             if pb.objects.is_empty() {
                 continue;
             }
-            let sources: Vec<(u64, String)> = pb
-                .objects
-                .iter()
-                .map(|o| ids[o.object as usize].clone())
-                .collect();
-            let key = pb.key;
-            let batch = pb.batch;
-            let sealed = self
-                .blocking(move |w| w.append_from(&key, batch, &sources, deadline))
-                .await;
+            appends.push(Rows {
+                sources: pb
+                    .objects
+                    .iter()
+                    .map(|o| ids[o.object as usize].clone())
+                    .collect(),
+                key: pb.key,
+                batch: pb.batch,
+                claim_deadline_ms: deadline,
+            });
+        }
+        if !appends.is_empty() {
+            let sealed = self.blocking(move |w| w.append_all(appends)).await;
             self.commit_all(sealed).await;
         }
         for unit in appending {
@@ -688,42 +754,58 @@ impl<S: Store> WriterTask<S> {
         }
     }
 
-    /// Claims the rows of each object of `pb` for `file` (when this source uses claims):
-    /// whether to write them, with the claim's deadline, or to skip them, with the unit's
-    /// outcome if it must not complete `Done`; in the order of `pb.objects`. The requests go
-    /// out together: a group's objects are mostly of one partition, and one after another each
-    /// waited a round trip to the lake's store.
+    /// Claims the rows of each object of each batch for the batch's file (when this source
+    /// uses claims): whether to write them, with the claim's deadline, or to skip them, with
+    /// the unit's outcome if it must not complete `Done`; per batch, in the order of its
+    /// `objects`. The requests all go out together.
     async fn claim_all(
         &mut self,
-        pb: &PartitionBatch,
-        ids: &[(u64, String)],
-        file: &str,
-    ) -> Vec<Claim> {
+        batches: &[(usize, PartitionBatch)],
+        ids: &[Vec<(u64, String)>],
+        files: &[String],
+    ) -> Vec<Vec<Claim>> {
         let Some(c) = &self.claims else {
-            return pb.objects.iter().map(|_| Claim::Write(None)).collect();
+            return batches
+                .iter()
+                .map(|(_, pb)| pb.objects.iter().map(|_| Claim::Write(None)).collect())
+                .collect();
         };
         let (writer_id, store) = (c.writer_id.clone(), self.store.clone());
         let now = now_ms();
         let d = now + c.ttl.as_millis() as u64;
-        let first_token = self.claim_tokens;
-        self.claim_tokens += pb.objects.len() as u64;
-        let requests: Vec<ClaimRequest> = pb
-            .objects
+        let mut requests: Vec<(u64, u32, ClaimRequest)> = Vec::new();
+        for ((job, pb), file) in batches.iter().zip(files) {
+            for run in &pb.objects {
+                let (unit, source) = &ids[*job][run.object as usize];
+                requests.push((
+                    *unit,
+                    run.rows,
+                    ClaimRequest {
+                        source,
+                        partition: &pb.key,
+                        file,
+                        writer: &writer_id,
+                        deadline_ms: d,
+                        now_ms: now,
+                        token: self.claim_tokens,
+                    },
+                ));
+                self.claim_tokens += 1;
+            }
+        }
+        self.metrics
+            .claims
+            .fetch_add(requests.len() as u64, Relaxed);
+        let calls: Vec<_> = requests
             .iter()
-            .zip(first_token..)
-            .map(|(run, token)| ClaimRequest {
-                source: &ids[run.object as usize].1,
-                partition: &pb.key,
-                file,
-                writer: &writer_id,
-                deadline_ms: d,
-                now_ms: now,
-                token,
-            })
+            .map(|(_, _, r)| claim_with_retry(&*store, r))
             .collect();
-        let outcomes = join_all(requests.iter().map(|r| claim_with_retry(&*store, r))).await;
-        let mut claims = Vec::with_capacity(outcomes.len());
-        for ((run, req), mut outcome) in pb.objects.iter().zip(&requests).zip(outcomes) {
+        let outcomes: Vec<_> = futures_util::stream::iter(calls)
+            .buffered(if faults_injected() { 1 } else { CLAIMS_AT_ONCE })
+            .collect()
+            .await;
+        let mut decided = Vec::with_capacity(outcomes.len());
+        for ((unit, rows, req), mut outcome) in requests.iter().zip(outcomes) {
             if let Ok(ClaimOutcome::Ours(f)) = &outcome {
                 let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
                 if !open {
@@ -731,10 +813,13 @@ impl<S: Store> WriterTask<S> {
                     outcome = ledger::take_over(&*store, req).await;
                 }
             }
-            let unit = ids[run.object as usize].0;
-            claims.push(self.claim_decision(unit, req, run.rows, outcome));
+            decided.push(self.claim_decision(*unit, req, *rows, outcome));
         }
-        claims
+        let mut decided = decided.into_iter();
+        batches
+            .iter()
+            .map(|(_, pb)| decided.by_ref().take(pb.objects.len()).collect())
+            .collect()
     }
 
     /// What the store's answer to `req` (for `unit`'s `rows` rows) means for them.
@@ -798,9 +883,33 @@ impl<S: Store> WriterTask<S> {
                 return;
             }
         };
-        for f in files {
-            if let (Some(c), Some(deadline)) = (&self.claims, f.claim_deadline_ms) {
-                if now_ms() + c.margin.as_millis() as u64 > deadline {
+        // Files are committed several at once: with an S3 lake a commit is an upload, and
+        // sealing by age ends every partition's file together (thousands with an organization
+        // trail), which one after another took longer than the files' claims allow.
+        let store = self.store.clone();
+        let margin = self.claims.as_ref().map(|c| c.margin.as_millis() as u64);
+        let mut commits = futures_util::stream::iter(files)
+            .map(|f| {
+                let store = store.clone();
+                async move {
+                    // checked as the commit starts, since a file may wait for others first
+                    if let (Some(margin), Some(deadline)) = (margin, f.claim_deadline_ms) {
+                        if now_ms() + margin > deadline {
+                            return (f, None);
+                        }
+                    }
+                    let result = commit_with_retry(&*store, &f).await;
+                    (f, Some(result))
+                }
+            })
+            .buffer_unordered(if faults_injected() {
+                1
+            } else {
+                COMMITS_AT_ONCE
+            });
+        while let Some((f, result)) = commits.next().await {
+            match result {
+                None => {
                     tracing::warn!(file = %f.path, "file missed its claim deadline; discarded, its objects will be retried");
                     self.metrics.error("claim_deadline");
                     let _ = std::fs::remove_file(&f.temp);
@@ -813,11 +922,8 @@ impl<S: Store> WriterTask<S> {
                             },
                         );
                     }
-                    continue;
                 }
-            }
-            match commit_with_retry(&*self.store, &f).await {
-                Ok(()) => {
+                Some(Ok(())) => {
                     let committed = self.metrics.files_committed.fetch_add(1, Relaxed) + 1;
                     fault_point(committed);
                     self.metrics.bytes_committed.fetch_add(f.bytes, Relaxed);
@@ -830,7 +936,7 @@ impl<S: Store> WriterTask<S> {
                         self.check_done(*u);
                     }
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::error!(file = %f.path, error = %e, "commit failed");
                     self.metrics.error("commit");
                     let _ = std::fs::remove_file(&f.temp);
@@ -898,16 +1004,20 @@ impl<S: Store> WriterTask<S> {
 /// abruptly as `kill -9`: no flush, no ack) right after its Nth committed file, so tests can
 /// crash between the commits of one object's partitions on purpose.
 fn fault_point(committed: u64) {
-    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-    let at = AT.get_or_init(|| {
-        std::env::var("TRAILPIPE_FAULT_ABORT_AFTER_COMMITS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    });
-    if *at == Some(committed) {
+    if fault_abort_after() == Some(committed) {
         eprintln!("fault injection: aborting after {committed} committed files");
         std::process::abort();
     }
+}
+
+/// `TRAILPIPE_FAULT_ABORT_AFTER_COMMITS`, if set (see [`fault_point`]).
+fn fault_abort_after() -> Option<u64> {
+    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| {
+        std::env::var("TRAILPIPE_FAULT_ABORT_AFTER_COMMITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -938,6 +1048,14 @@ async fn claim_with_retry<S: Store>(
         out
     };
     trailpipe_aws::s3::with_retries(5, attempt, |_| true).await
+}
+
+/// Whether a test hook injects faults: claims and commits then go one at a time, so that a
+/// test knows which request a fault hits (the first claim's replies lost, an abort between
+/// two commits) instead of spreading it over requests in flight together.
+fn faults_injected() -> bool {
+    fault_abort_after().is_some()
+        || std::env::var_os("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES").is_some()
 }
 
 /// Test hook: with `TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES=N` the first N claim calls of the
@@ -975,7 +1093,13 @@ mod tests {
     use super::*;
 
     fn object(records: usize) -> Vec<u8> {
-        let record = r#"{"eventVersion":"1.08","eventTime":"2024-03-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventID":"e","requestParameters":{"bucketName":"b","key":"logs/0123456789/0123456789/0123456789/0123456789/0123456789"}}"#;
+        object_of("123456789012", records)
+    }
+
+    /// An object of `account`'s, whose rows are that account's partition.
+    fn object_of(account: &str, records: usize) -> Vec<u8> {
+        let record = r#"{"eventVersion":"1.08","eventTime":"2024-03-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","recipientAccountId":"ACCOUNT","eventID":"e","requestParameters":{"bucketName":"b","key":"logs/0123456789/0123456789/0123456789/0123456789/0123456789"}}"#
+            .replace("ACCOUNT", account);
         format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
     }
 
@@ -1035,6 +1159,12 @@ mod tests {
     ) {
         let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
         let store = Arc::new(trailpipe_lake::LocalStore::open(&root).unwrap());
+        let (engine, done) = engine_over(store);
+        (root, engine, done)
+    }
+
+    /// An engine with claims over `store`.
+    fn engine_over<S: Store>(store: Arc<S>) -> (Engine, mpsc::UnboundedReceiver<Completion>) {
         let config = EngineConfig {
             writer: WriterConfig {
                 spool_dir: trailpipe_lake::Store::spool_dir(&*store),
@@ -1048,8 +1178,133 @@ mod tests {
             }),
             in_flight: 4,
         };
-        let (engine, done) = Engine::start(store, config, Arc::new(Metrics::default())).unwrap();
-        (root, engine, done)
+        Engine::start(store, config, Arc::new(Metrics::default())).unwrap()
+    }
+
+    /// A local lake whose claims and commits each take `delay`, as round trips to S3 do,
+    /// counting the most of each in flight at once.
+    struct RemoteLike {
+        local: trailpipe_lake::LocalStore,
+        delay: Duration,
+        claims: (
+            std::sync::atomic::AtomicUsize,
+            std::sync::atomic::AtomicUsize,
+        ),
+        commits: (
+            std::sync::atomic::AtomicUsize,
+            std::sync::atomic::AtomicUsize,
+        ),
+    }
+
+    impl RemoteLike {
+        /// Runs `f` after the delay, counted in `(now, most)`.
+        async fn timed<T>(
+            &self,
+            (now, most): &(
+                std::sync::atomic::AtomicUsize,
+                std::sync::atomic::AtomicUsize,
+            ),
+            f: impl std::future::Future<Output = T>,
+        ) -> T {
+            most.fetch_max(now.fetch_add(1, Relaxed) + 1, Relaxed);
+            tokio::time::sleep(self.delay).await;
+            let out = f.await;
+            now.fetch_sub(1, Relaxed);
+            out
+        }
+    }
+
+    impl Store for RemoteLike {
+        fn describe(&self) -> String {
+            self.local.describe()
+        }
+        fn spool_dir(&self) -> std::path::PathBuf {
+            self.local.spool_dir()
+        }
+        async fn commit(
+            &self,
+            temp: &std::path::Path,
+            path: &str,
+        ) -> Result<(), trailpipe_lake::StoreError> {
+            self.timed(&self.commits, self.local.commit(temp, path))
+                .await
+        }
+        async fn put_if_absent(
+            &self,
+            path: &str,
+            body: Vec<u8>,
+        ) -> Result<bool, trailpipe_lake::StoreError> {
+            self.timed(&self.claims, self.local.put_if_absent(path, body))
+                .await
+        }
+        async fn put(&self, path: &str, body: Vec<u8>) -> Result<(), trailpipe_lake::StoreError> {
+            self.local.put(path, body).await
+        }
+        async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, trailpipe_lake::StoreError> {
+            self.local.get(path).await
+        }
+        async fn exists(&self, path: &str) -> Result<bool, trailpipe_lake::StoreError> {
+            self.local.exists(path).await
+        }
+        async fn delete(&self, path: &str) -> Result<(), trailpipe_lake::StoreError> {
+            self.local.delete(path).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, trailpipe_lake::StoreError> {
+            self.local.list(prefix).await
+        }
+    }
+
+    /// Jobs decoded while the writer waits on a claim's round trip are claimed together in
+    /// the next round, not one after another: with claims one round trip each and one at a
+    /// time, a process did about one object per round trip whatever its CPU. The files sealed
+    /// together are committed together. Each object's rows still go to the lake exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn round_trips_to_the_lake_go_out_together() {
+        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
+        let store = Arc::new(RemoteLike {
+            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
+            delay: Duration::from_millis(100),
+            claims: Default::default(),
+            commits: Default::default(),
+        });
+        let (engine, mut done) = engine_over(store.clone());
+        let jobs = 8;
+        for unit in 0..jobs {
+            let work = Work {
+                unit,
+                source: format!("s3://b/{unit}.json.gz"),
+                body: Body::Raw(object_of(&format!("{:012}", unit % 4), 3).into()),
+                bytes_in: 0,
+                created_ms: None,
+            };
+            engine.submit_group(vec![work]).await.unwrap();
+        }
+        engine.finish().await.unwrap();
+        let mut outcomes = HashMap::new();
+        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(10), done.recv()).await {
+            outcomes.insert(c.unit, c.outcome);
+            if outcomes.len() == jobs as usize {
+                break;
+            }
+        }
+        for unit in 0..jobs {
+            assert_eq!(outcomes.get(&unit), Some(&Outcome::Done { records: 3 }));
+        }
+        assert_eq!(lake_rows(&root).values().sum::<i64>(), 3 * jobs as i64);
+        let m = &engine.metrics;
+        assert_eq!(
+            (m.decode_jobs.load(Relaxed), m.claims.load(Relaxed)),
+            (jobs, jobs)
+        );
+        let most = store.claims.1.load(Relaxed);
+        assert!(most > 1, "claims went out one at a time");
+        assert!(m.writer_rounds.load(Relaxed) < jobs, "a round per job");
+        assert_eq!(m.files_committed.load(Relaxed), 4, "a file per account");
+        assert!(
+            store.commits.1.load(Relaxed) > 1,
+            "files were committed one at a time"
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     /// A second unit for an object whose rows this writer already buffers (a duplicate

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub objects_failed: AtomicU64,
     pub objects_skipped: AtomicU64,
     pub decode_jobs: AtomicU64,
+    pub writer_rounds: AtomicU64,
+    pub claims: AtomicU64,
     pub bytes_in: AtomicU64,
     pub json_bytes: AtomicU64,
     pub records: AtomicU64,
@@ -66,7 +68,7 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 18] = [
+        let counters: [(&str, &str, &AtomicU64); 20] = [
             (
                 "messages_received_total",
                 "SQS messages received",
@@ -116,6 +118,16 @@ impl Metrics {
                 "decode_jobs_total",
                 "decode jobs; objects that arrive faster than they are decoded share one",
                 &self.decode_jobs,
+            ),
+            (
+                "writer_rounds_total",
+                "rounds of the writer task: the decode jobs that reached it together are claimed together and appended in one call",
+                &self.writer_rounds,
+            ),
+            (
+                "claims_total",
+                "claim requests (one per object and partition, with an S3 lake a conditional PUT each)",
+                &self.claims,
             ),
             (
                 "bytes_in_total",

@@ -119,6 +119,12 @@ pub struct Summary {
     pub records_per_s: f64,
     pub rows_skipped_duplicate: u64,
     pub values_kept_in_extra: u64,
+    /// Decode jobs (objects decoded together share one).
+    pub decode_jobs: u64,
+    /// Rounds of the writer (the jobs that reached it together: claimed together).
+    pub writer_rounds: u64,
+    /// Claim requests (0 for `ingest`, which needs none).
+    pub claims: u64,
     pub failures: Vec<(String, String)>,
 }
 
@@ -145,6 +151,9 @@ impl Summary {
             records_per_s: records as f64 / secs,
             rows_skipped_duplicate: m.rows_skipped_duplicate.load(Relaxed),
             values_kept_in_extra: m.mistyped_values.load(Relaxed) + m.unknown_fields.load(Relaxed),
+            decode_jobs: m.decode_jobs.load(Relaxed),
+            writer_rounds: m.writer_rounds.load(Relaxed),
+            claims: m.claims.load(Relaxed),
             failures,
         }
     }

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Objects per second of `trailpipe backfill` from S3 into an S3 lake when every request to
-the store takes a round trip (a local moto server behind a proxy that delays each request).
+"""Objects per second of `trailpipe backfill` (or `run`) from S3 into an S3 lake when every
+request takes a round trip (a local moto server behind a proxy that delays each request).
 
     cargo build --release -p trailpipe
-    .venv/bin/python scripts/bench-claims.py --corpus-mb 30 --delay-ms 0,20
+    .venv/bin/python scripts/bench-claims.py --corpus-mb 60 --delay-ms 0,20
+    .venv/bin/python scripts/bench-claims.py --corpus-mb 60 --delay-ms 0,20 --command run
 
 With an S3 lake each object's rows are claimed with a conditional PUT before they are written
 (docs/architecture.md, "Delivery guarantees: claims"), so the round trip, not the CPU, can
@@ -20,6 +21,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -89,6 +91,53 @@ class DelayProxy:
         await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False))
 
 
+def run_daemon(binary, env, sqs, keys, queue, lake, spool, summary_json):
+    """`trailpipe run` over a new queue holding one notification per key, until every message
+    was received; then SIGTERM, whose drain commits the files and deletes the rest. Exits if the
+    daemon fails or leaves a message behind. Writes a summary of its metrics (claims, writer
+    rounds) to `summary_json`."""
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    for i in range(0, len(keys), 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": json.dumps({"s3Bucket": "trail", "s3ObjectKey": [k]})}
+            for j, k in enumerate(keys[i:i + 10])])
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "run", "--queue-url", url, "--lake", lake, "--spool-dir", str(spool),
+         "--drain-timeout-secs", "300", "--metrics-addr", f"127.0.0.1:{port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        if proc.poll() is not None:
+            sys.exit(f"daemon exited early: {proc.stderr.read().decode()[-2000:]}")
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages"])["Attributes"]
+        if int(attrs["ApproximateNumberOfMessages"]) == 0:
+            break
+        time.sleep(0.1)
+    metrics = {}
+    try:
+        import urllib.request
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        for line in text.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and not line.startswith("#"):
+                metrics[parts[0]] = float(parts[1])
+    except OSError:
+        pass
+    proc.send_signal(signal.SIGTERM)
+    if proc.wait(timeout=600) != 0:
+        sys.exit(f"daemon failed: {proc.stderr.read().decode()[-2000:]}")
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    if any(int(v) for v in attrs.values()):
+        sys.exit(f"messages left after the drain: {attrs}")
+    # the claims made after the scrape (the drain's) are not counted: an approximation
+    summary_json.write_text(json.dumps({
+        "claims": metrics.get("trailpipe_claims_total"),
+        "writer_rounds": metrics.get("trailpipe_writer_rounds_total"),
+    }))
+
+
 def lake_records(root):
     """Rows in the lake's Parquet files (a local copy), counted by DuckDB."""
     import duckdb
@@ -108,6 +157,9 @@ def main():
                     help="comma-separated delays added to every request")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--command", choices=["backfill", "run"], default="backfill",
+                    help="backfill the bucket, or run the daemon over a queue holding one "
+                         "notification per object (until it is drained)")
     ap.add_argument("--trace", type=Path,
                     help="write each run's requests (seconds from its start, request line) here")
     args = ap.parse_args()
@@ -134,8 +186,13 @@ def main():
         s3 = boto3.client("s3", **kw)
         s3.create_bucket(Bucket="trail")
         s3.create_bucket(Bucket="lake")
+        keys = []
         for p in logs:
-            s3.upload_file(str(p), "trail", str(p.relative_to(corpus)))
+            key = str(p.relative_to(corpus))
+            s3.upload_file(str(p), "trail", key)
+            if "CloudTrail-Digest" not in key:
+                keys.append(key)
+        sqs = boto3.client("sqs", **kw)
         env = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}",
                    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                    AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
@@ -153,14 +210,18 @@ def main():
                     prefix = f"run{n}"
                     proxy.trace = [] if args.trace else None
                     t0 = time.monotonic()
-                    out = subprocess.run(
-                        [binary, "backfill", "s3://trail", "--lake", f"s3://lake/{prefix}",
-                         "--spool-dir", str(work / "spool"),
-                         "--summary-json", str(work / "summary.json")],
-                        env=env, capture_output=True, text=True)
+                    if args.command == "backfill":
+                        out = subprocess.run(
+                            [binary, "backfill", "s3://trail", "--lake", f"s3://lake/{prefix}",
+                             "--spool-dir", str(work / "spool"),
+                             "--summary-json", str(work / "summary.json")],
+                            env=env, capture_output=True, text=True)
+                        if out.returncode != 0:
+                            sys.exit(f"{name}: backfill failed:\n{out.stderr[-3000:]}")
+                    else:
+                        run_daemon(binary, env, sqs, keys, f"q{n}", f"s3://lake/{prefix}",
+                                   work / "spool", work / "summary.json")
                     wall = time.monotonic() - t0
-                    if out.returncode != 0:
-                        sys.exit(f"{name}: backfill failed:\n{out.stderr[-3000:]}")
                     if args.trace:
                         with args.trace.open("a") as f:
                             f.write(f"# {prefix}: {name}, {delay:.0f} ms, {wall:.2f} s\n")

@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use futures_util::{StreamExt, TryStreamExt};
 
-/// `SendMessageBatch` calls in flight at once (see [`Queue::send_batch`]).
+/// Batch calls (send, delete, change visibility) in flight at once.
 const SENDS_AT_ONCE: usize = 16;
 
 /// A received message.
@@ -99,65 +99,101 @@ impl Queue {
             .collect())
     }
 
-    /// Deletes messages by receipt handle (batches of 10). Returns the ids that failed.
-    pub async fn delete(&self, receipts: &[(String, String)]) -> Result<Vec<String>, QueueError> {
-        let mut failed = Vec::new();
-        for chunk in receipts.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, (_, r))| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(r)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err("DeleteMessageBatch", e))?;
-            let resp = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| self.err("DeleteMessageBatch", e))?;
-            for f in resp.failed() {
-                if let Some((id, _)) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
-                    failed.push(id.clone());
+    /// Deletes messages by receipt handle, 10 per call, [`SENDS_AT_ONCE`] calls at a time.
+    /// Returns the ids that were not deleted: those the queue refused, and all of a call that
+    /// failed (the other calls still go out).
+    pub async fn delete(&self, receipts: &[(String, String)]) -> Vec<String> {
+        // the calls are made before they are streamed: a stream mapping over borrowed chunks
+        // is not `Send` enough for the daemon's spawned tasks (a compiler limitation)
+        let calls: Vec<_> = receipts
+            .chunks(10)
+            .map(|chunk| async move {
+                match self.delete_ten(chunk).await {
+                    Ok(failed) => failed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delete failed");
+                        chunk.iter().map(|(id, _)| id.clone()).collect()
+                    }
                 }
-            }
-        }
-        Ok(failed)
+            })
+            .collect();
+        let failed: Vec<Vec<String>> = futures_util::stream::iter(calls)
+            .buffer_unordered(SENDS_AT_ONCE)
+            .collect()
+            .await;
+        failed.concat()
     }
 
-    /// Sets the visibility timeout of messages (heartbeat, or release with a delay).
+    /// Deletes up to ten messages in one call; returns the ids the queue refused.
+    async fn delete_ten(&self, chunk: &[(String, String)]) -> Result<Vec<String>, QueueError> {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("DeleteMessageBatch", e))?;
+        let resp = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| self.err("DeleteMessageBatch", e))?;
+        Ok(resp
+            .failed()
+            .iter()
+            .filter_map(|f| f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)))
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    /// Sets the visibility timeout of messages (heartbeat, or release with a delay), 10 per
+    /// call, [`SENDS_AT_ONCE`] calls at a time: a heartbeat over thousands of messages in
+    /// flight is hundreds of calls. A failed call does not stop the others; the first error
+    /// is returned.
     pub async fn change_visibility(
         &self,
         receipts: &[String],
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        for chunk in receipts.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(r)
-                        .visibility_timeout(timeout.as_secs().min(43_200) as i32)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err("ChangeMessageVisibilityBatch", e))?;
-            self.client
-                .change_message_visibility_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| self.err("ChangeMessageVisibilityBatch", e))?;
-        }
+        let calls: Vec<_> = receipts
+            .chunks(10)
+            .map(|chunk| self.change_ten(chunk, timeout))
+            .collect();
+        let results: Vec<Result<(), QueueError>> = futures_util::stream::iter(calls)
+            .buffer_unordered(SENDS_AT_ONCE)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Sets the visibility timeout of up to ten messages in one call.
+    async fn change_ten(&self, chunk: &[String], timeout: Duration) -> Result<(), QueueError> {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r)
+                    .visibility_timeout(timeout.as_secs().min(43_200) as i32)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("ChangeMessageVisibilityBatch", e))?;
+        self.client
+            .change_message_visibility_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| self.err("ChangeMessageVisibilityBatch", e))?;
         Ok(())
     }
 
@@ -166,8 +202,11 @@ impl Queue {
     /// a second. On an error some bodies may have been sent: sending them again is safe, the
     /// claims keep their rows once.
     pub async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
-        futures_util::stream::iter(bodies.chunks(10))
+        let calls: Vec<_> = bodies
+            .chunks(10)
             .map(|chunk| self.send_ten(chunk))
+            .collect();
+        futures_util::stream::iter(calls)
             .buffer_unordered(SENDS_AT_ONCE)
             .try_collect::<Vec<()>>()
             .await

@@ -25,6 +25,10 @@ use crate::engine::{next_group, Completion, Engine, Outcome, Work};
 use crate::http::Health;
 use crate::metrics::Metrics;
 
+/// Completed messages deleted per `Queue::delete` call (its `DeleteMessageBatch` calls of
+/// ten go out together).
+const DELETES_AT_ONCE: usize = 160;
+
 /// Daemon settings.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -512,15 +516,11 @@ impl<S: trailpipe_lake::Store> Daemon<S> {
     /// Deletes acknowledged messages in batches of up to ten: a committed file completes
     /// many messages at once, and one request per message would cost more than the ingest.
     async fn delete_batches(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
-        let mut batch = Vec::with_capacity(10);
-        while rx.recv_many(&mut batch, 10).await > 0 {
-            let failed = match self.queue.delete(&batch).await {
-                Ok(failed) => failed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delete failed");
-                    batch.iter().map(|(id, _)| id.clone()).collect()
-                }
-            };
+        // whatever completed meanwhile, in calls of ten sent together: a committed file can
+        // complete thousands of messages at once
+        let mut batch = Vec::with_capacity(DELETES_AT_ONCE);
+        while rx.recv_many(&mut batch, DELETES_AT_ONCE).await > 0 {
+            let failed = self.queue.delete(&batch).await;
             let deleted = batch.len() - failed.len();
             self.metrics
                 .messages_deleted

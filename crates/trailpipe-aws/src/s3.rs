@@ -4,11 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use bytes::Bytes;
 use trailpipe_lake::{Store, StoreError};
 
 /// Why reading an object failed.
@@ -238,7 +237,7 @@ pub struct S3Store {
 /// Files above this go up as a multipart upload. `TRAILPIPE_MULTIPART_THRESHOLD_BYTES`
 /// overrides it (tests use it to exercise the multipart path with small files).
 const MULTIPART_THRESHOLD: u64 = 64 << 20;
-const PART_SIZE: usize = 16 << 20;
+const PART_SIZE: u64 = 16 << 20;
 
 /// The spool folder is this process's own (a fresh name per start): whatever is left in it at
 /// the end is discarded files whose units were released, so it goes, instead of piling up over
@@ -314,7 +313,7 @@ impl S3Store {
         }
     }
 
-    async fn multipart(&self, temp: &Path, path: &str) -> Result<(), StoreError> {
+    async fn multipart(&self, temp: &Path, path: &str, size: u64) -> Result<(), StoreError> {
         let key = self.key(path);
         let mut create = self
             .client
@@ -333,29 +332,38 @@ impl S3Store {
             .map_err(|e| self.err("commit", path, &e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_string();
         let result = async {
-            let data = tokio::fs::read(temp)
-                .await
-                .map_err(|e| StoreError::new("commit", temp.display().to_string(), e, false))?;
+            // each part is streamed from the file, on every attempt: a file is never held in
+            // memory (several commits run at once, and a file is up to --target-file-mb)
             let mut parts = Vec::new();
-            for (i, chunk) in data.chunks(PART_SIZE).enumerate() {
+            for (i, offset) in (0..size).step_by(PART_SIZE as usize).enumerate() {
                 let n = i as i32 + 1;
-                let body = Bytes::copy_from_slice(chunk);
+                let length = (size - offset).min(PART_SIZE);
                 let resp = with_retries(
                     5,
-                    || {
+                    || async {
+                        let body = ByteStream::read_from()
+                            .path(temp)
+                            .offset(offset)
+                            .length(Length::Exact(length))
+                            .build()
+                            .await
+                            .map_err(|e| {
+                                StoreError::new("commit", temp.display().to_string(), e, false)
+                            })?;
                         self.client
                             .upload_part()
                             .bucket(&self.bucket)
                             .key(&key)
                             .upload_id(&upload_id)
                             .part_number(n)
-                            .body(ByteStream::from(body.clone()))
+                            .body(body)
                             .send()
+                            .await
+                            .map_err(|e| self.err("commit", path, &e))
                     },
-                    |e| classify(e).1,
+                    |e: &StoreError| e.transient,
                 )
-                .await
-                .map_err(|e| self.err("commit", path, &e))?;
+                .await?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(n)
@@ -409,7 +417,7 @@ impl Store for S3Store {
             .map_err(|e| StoreError::new("commit", temp.display().to_string(), e, false))?
             .len();
         if size > self.multipart_threshold {
-            self.multipart(temp, path).await?;
+            self.multipart(temp, path, size).await?;
         } else {
             let body = ByteStream::from_path(temp)
                 .await

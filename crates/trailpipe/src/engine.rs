@@ -26,7 +26,9 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use trailpipe_lake::ledger::{self, ClaimOutcome, ClaimRequest};
 use trailpipe_lake::{LakeWriter, Rows, SealedFile, Store, WriterConfig};
-use trailpipe_record::{Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch};
+use trailpipe_record::{
+    Added, DecodeError, DecodeOptions, Decoder, Inflater, PartitionBatch, PartitionKey,
+};
 
 use crate::metrics::Metrics;
 
@@ -486,9 +488,10 @@ struct UnitState {
     pending: HashSet<String>,
     records: u64,
     created_ms: Option<u64>,
-    /// Still being appended partition by partition. A commit in between (an append that
-    /// sealed a file) must not complete the unit: its later partitions are not in any file
-    /// yet, and acknowledging it then lost them on a crash or a busy claim.
+    /// Its round is not finished: it must not complete `Done` before all its partitions are
+    /// claimed and appended (a busy claim of a later partition makes it `Retry`), nor by a
+    /// commit of one of its files before the others are named (before rounds, an append that
+    /// sealed a file in between acknowledged it with later partitions in no file yet).
     appending: bool,
 }
 
@@ -552,8 +555,7 @@ impl<S: Store> WriterTask<S> {
                         }
                     }
                     self.metrics.writer_rounds.fetch_add(1, Relaxed);
-                    self.on_decoded(jobs).await;
-                    drop(held); // the rows are in the writer now
+                    self.on_decoded(jobs, held).await;
                 }
                 Some(Msg::Finish(reply)) => {
                     let sealed = self.blocking(|w| w.seal_all()).await;
@@ -676,7 +678,11 @@ impl<S: Store> WriterTask<S> {
     /// ([`LakeWriter::append_all`]), so each claim's file is the one its rows go to. With a
     /// remote lake a claim is a round trip: one at a time they bounded a process to about one
     /// object per round trip; a round takes as many objects as were decoded meanwhile.
-    async fn on_decoded(&mut self, jobs: Vec<(Vec<DecodedObject>, Vec<PartitionBatch>)>) {
+    async fn on_decoded(
+        &mut self,
+        jobs: Vec<(Vec<DecodedObject>, Vec<PartitionBatch>)>,
+        held: Vec<Option<OwnedSemaphorePermit>>,
+    ) {
         let mut ids: Vec<Vec<(u64, String)>> = Vec::with_capacity(jobs.len());
         let mut batches: Vec<(usize, PartitionBatch)> = Vec::new();
         let mut appending = Vec::new();
@@ -689,8 +695,6 @@ impl<S: Store> WriterTask<S> {
             .iter()
             .map(|(_, pb)| writer.file_for(&pb.key).to_string())
             .collect();
-        // Of one source given twice (a duplicate notification in the same round), one claim
-        // is taken and the other finds it (`ClaimRequest::token`).
         let claims = self.claim_all(&batches, &ids, &files).await;
         let mut failures: HashMap<u64, Outcome> = HashMap::new();
         let mut appends = Vec::with_capacity(batches.len());
@@ -739,10 +743,14 @@ impl<S: Store> WriterTask<S> {
                 claim_deadline_ms: deadline,
             });
         }
-        if !appends.is_empty() {
-            let sealed = self.blocking(move |w| w.append_all(appends)).await;
-            self.commit_all(sealed).await;
-        }
+        let sealed = if appends.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.blocking(move |w| w.append_all(appends)).await
+        };
+        // the rows are in the writer: decoding may go on while the sealed files upload
+        drop(held);
+        self.commit_all(sealed).await;
         for unit in appending {
             if let Some(st) = self.units.get_mut(&unit) {
                 st.appending = false;
@@ -773,14 +781,20 @@ impl<S: Store> WriterTask<S> {
         let (writer_id, store) = (c.writer_id.clone(), self.store.clone());
         let now = now_ms();
         let d = now + c.ttl.as_millis() as u64;
-        let mut requests: Vec<(u64, u32, ClaimRequest)> = Vec::new();
+        // One request per (source, partition) of the round: a source given twice (a duplicate
+        // notification, or messages for one object retried together) is claimed once, and its
+        // other units wait for the same file. Two requests for one pair could both take a
+        // stale claim of ours over, and its rows would be written twice.
+        let mut first: HashMap<(&str, &PartitionKey), usize> = HashMap::new();
+        let mut requests: Vec<ClaimRequest> = Vec::new();
+        // (unit, rows, its request, whether it made the request), in the order of the batches
+        let mut entries: Vec<(u64, u32, usize, bool)> = Vec::new();
         for ((job, pb), file) in batches.iter().zip(files) {
             for run in &pb.objects {
                 let (unit, source) = &ids[*job][run.object as usize];
-                requests.push((
-                    *unit,
-                    run.rows,
-                    ClaimRequest {
+                let made = requests.len();
+                let i = *first.entry((source.as_str(), &pb.key)).or_insert_with(|| {
+                    requests.push(ClaimRequest {
                         source,
                         partition: &pb.key,
                         file,
@@ -788,32 +802,67 @@ impl<S: Store> WriterTask<S> {
                         deadline_ms: d,
                         now_ms: now,
                         token: self.claim_tokens,
-                    },
-                ));
-                self.claim_tokens += 1;
+                    });
+                    self.claim_tokens += 1;
+                    made
+                });
+                entries.push((*unit, run.rows, i, i == made));
             }
         }
         self.metrics
             .claims
             .fetch_add(requests.len() as u64, Relaxed);
+        let at_once = if faults_injected() { 1 } else { CLAIMS_AT_ONCE };
         let calls: Vec<_> = requests
             .iter()
-            .map(|(_, _, r)| claim_with_retry(&*store, r))
+            .map(|r| claim_with_retry(&*store, r))
             .collect();
-        let outcomes: Vec<_> = futures_util::stream::iter(calls)
-            .buffered(if faults_injected() { 1 } else { CLAIMS_AT_ONCE })
+        let mut outcomes: Vec<_> = futures_util::stream::iter(calls)
+            .buffered(at_once)
             .collect()
             .await;
-        let mut decided = Vec::with_capacity(outcomes.len());
-        for ((unit, rows, req), mut outcome) in requests.iter().zip(outcomes) {
-            if let Ok(ClaimOutcome::Ours(f)) = &outcome {
-                let open = self.writer.as_ref().is_some_and(|w| w.is_open(f));
-                if !open {
-                    // our own claim for a file we discarded: the rows are not in the lake
-                    outcome = ledger::take_over(&*store, req).await;
-                }
-            }
-            decided.push(self.claim_decision(*unit, req, *rows, outcome));
+        // our own claims for files we discarded: the rows are not in the lake; taken over
+        // together too
+        let stale: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| match o {
+                Ok(ClaimOutcome::Ours(f)) => !self.writer.as_ref().is_some_and(|w| w.is_open(f)),
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let calls: Vec<_> = stale
+            .iter()
+            .map(|&i| ledger::take_over(&*store, &requests[i]))
+            .collect();
+        let retaken: Vec<_> = futures_util::stream::iter(calls)
+            .buffered(at_once)
+            .collect()
+            .await;
+        for (i, outcome) in stale.into_iter().zip(retaken) {
+            outcomes[i] = outcome;
+        }
+        // what the other units of a request's pair get: they wait for the file its rows go to
+        let others: Vec<ClaimOutcome> = outcomes
+            .iter()
+            .zip(&requests)
+            .map(|(o, r)| match o {
+                Ok(ClaimOutcome::Claimed) | Err(_) => ClaimOutcome::Ours(r.file.to_string()),
+                Ok(o) => o.clone(),
+            })
+            .collect();
+        let mut outcomes: Vec<Option<_>> = outcomes.into_iter().map(Some).collect();
+        let mut decided = Vec::with_capacity(entries.len());
+        for (unit, rows, i, made) in entries {
+            let outcome = if made {
+                outcomes[i]
+                    .take()
+                    .expect("each request is made by one entry")
+            } else {
+                Ok(others[i].clone())
+            };
+            decided.push(self.claim_decision(unit, &requests[i], rows, outcome));
         }
         let mut decided = decided.into_iter();
         batches
@@ -872,11 +921,20 @@ impl<S: Store> WriterTask<S> {
                 // an encoding or spool failure: every unit with buffered rows must retry
                 tracing::error!(error = %e, "sealing lake files failed");
                 self.metrics.error("encode");
-                let units = self
+                let mut units = self
                     .writer
                     .as_mut()
                     .map(LakeWriter::discard_all)
                     .unwrap_or_default();
+                // every file not yet committed is gone, also one sealed by the failed call
+                // before its error (no longer among the writer's partitions): units waiting
+                // for any file would wait for ever, their messages kept hidden by the heartbeat
+                units.extend(
+                    self.units
+                        .iter()
+                        .filter(|(_, st)| !st.pending.is_empty())
+                        .map(|(u, _)| *u),
+                );
                 for u in units {
                     self.complete(u, Outcome::Failed(format!("writing the lake failed: {e}")));
                 }
@@ -1379,6 +1437,79 @@ mod tests {
             "k's rows once, other's once"
         );
         assert_eq!(engine.metrics.rows_skipped_duplicate.load(Relaxed), 3);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Two units of one source in one round, whose claim is a stale one of this writer's (its
+    /// file discarded, say after a missed deadline, and both messages retried together): the
+    /// pair is claimed once, and the rows written once. With a request per unit both took
+    /// the stale claim over, one after the other, and both wrote the rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_claim_of_ours_is_taken_over_once_per_round() {
+        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
+        let store = Arc::new(RemoteLike {
+            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
+            delay: Duration::from_millis(200),
+            claims: Default::default(),
+            commits: Default::default(),
+        });
+        let key = PartitionKey::from_values(
+            trailpipe_record::Table::CloudTrail,
+            Some("123456789012"),
+            Some("us-east-1"),
+            trailpipe_record::Date::parse("2024-03-01"),
+        );
+        let stale = ClaimRequest {
+            source: "s3://b/k.json.gz",
+            partition: &key,
+            file:
+                "cloudtrail/account=123456789012/region=us-east-1/date=2024-03-01/part-gone.parquet",
+            writer: "w",
+            deadline_ms: now_ms() + 600_000,
+            now_ms: now_ms(),
+            token: u64::MAX,
+        };
+        assert_eq!(
+            ledger::claim(&store.local, &stale).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
+        let (engine, mut done) = engine_over(store.clone());
+        let work = |unit: u64, source: &str, account: &str| Work {
+            unit,
+            source: source.into(),
+            body: Body::Raw(object_of(account, 3).into()),
+            bytes_in: 0,
+            created_ms: None,
+        };
+        // the first round's claim takes 200 ms; the two units of k arrive meanwhile
+        engine
+            .submit_group(vec![work(0, "s3://b/other.json.gz", "000000000000")])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for unit in [1, 2] {
+            engine
+                .submit_group(vec![work(unit, "s3://b/k.json.gz", "123456789012")])
+                .await
+                .unwrap();
+        }
+        engine.finish().await.unwrap();
+        let mut outcomes = HashMap::new();
+        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(10), done.recv()).await {
+            outcomes.insert(c.unit, c.outcome);
+            if outcomes.len() == 3 {
+                break;
+            }
+        }
+        for unit in [0, 1, 2] {
+            assert_eq!(outcomes.get(&unit), Some(&Outcome::Done { records: 3 }));
+        }
+        assert_eq!(
+            engine.metrics.writer_rounds.load(Relaxed),
+            2,
+            "the two units of k were one round"
+        );
+        assert_eq!(lake_rows(&root).values().sum::<i64>(), 6, "k's rows once");
         let _ = std::fs::remove_dir_all(&root);
     }
 

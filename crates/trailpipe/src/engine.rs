@@ -1420,16 +1420,7 @@ mod tests {
         let group = vec![work(1, "k"), work(2, "other"), work(3, "k")];
         engine.submit_group(group).await.unwrap();
         engine.finish().await.unwrap();
-        let mut outcomes = HashMap::new();
-        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(10), done.recv()).await {
-            outcomes.insert(c.unit, c.outcome);
-            if outcomes.len() == 3 {
-                break;
-            }
-        }
-        for unit in [1, 2, 3] {
-            assert_eq!(outcomes.get(&unit), Some(&Outcome::Done { records: 3 }));
-        }
+        all_done(&mut done, [1, 2, 3], 3).await;
         assert_eq!(engine.metrics.decode_jobs.load(Relaxed), 1);
         assert_eq!(
             lake_rows(&root).values().sum::<i64>(),
@@ -1494,16 +1485,7 @@ mod tests {
                 .unwrap();
         }
         engine.finish().await.unwrap();
-        let mut outcomes = HashMap::new();
-        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(10), done.recv()).await {
-            outcomes.insert(c.unit, c.outcome);
-            if outcomes.len() == 3 {
-                break;
-            }
-        }
-        for unit in [0, 1, 2] {
-            assert_eq!(outcomes.get(&unit), Some(&Outcome::Done { records: 3 }));
-        }
+        all_done(&mut done, [0, 1, 2], 3).await;
         assert_eq!(
             engine.metrics.writer_rounds.load(Relaxed),
             2,
@@ -1511,6 +1493,30 @@ mod tests {
         );
         assert_eq!(lake_rows(&root).values().sum::<i64>(), 6, "k's rows once");
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Waits for the completions of `units`, and checks each is `Done` with `records`.
+    async fn all_done(
+        done: &mut mpsc::UnboundedReceiver<Completion>,
+        units: impl IntoIterator<Item = u64>,
+        records: u64,
+    ) {
+        let units: Vec<u64> = units.into_iter().collect();
+        let mut outcomes = HashMap::new();
+        while outcomes.len() < units.len() {
+            let c = tokio::time::timeout(Duration::from_secs(10), done.recv())
+                .await
+                .expect("every unit completes")
+                .expect("the engine is running");
+            outcomes.insert(c.unit, c.outcome);
+        }
+        for unit in units {
+            assert_eq!(
+                outcomes.get(&unit),
+                Some(&Outcome::Done { records }),
+                "unit {unit}"
+            );
+        }
     }
 
     /// Rows in the lake's committed files, by partition folder.

@@ -950,14 +950,8 @@ impl<S: Store> WriterTask<S> {
             .map(|f| {
                 let store = store.clone();
                 async move {
-                    // checked as the commit starts, since a file may wait for others first
-                    if let (Some(margin), Some(deadline)) = (margin, f.claim_deadline_ms) {
-                        if now_ms() + margin > deadline {
-                            return (f, None);
-                        }
-                    }
-                    let result = commit_with_retry(&*store, &f).await;
-                    (f, Some(result))
+                    let result = commit_with_retry(&*store, &f, margin).await;
+                    (f, result)
                 }
             })
             .buffer_unordered(if faults_injected() {
@@ -1132,18 +1126,40 @@ fn fault_lose_claim_reply() -> bool {
 }
 
 /// Commits with retries on transient errors (throttling, timeouts), backing off with jitter.
+/// `None`, without a further attempt, once the file's earliest claim deadline less `margin`
+/// has passed: checked before every attempt, since a file may wait for others' commits first
+/// and retries back off for seconds. A file committed after its deadline could duplicate rows
+/// that another writer took over.
 async fn commit_with_retry<S: Store>(
     store: &S,
     f: &SealedFile,
-) -> Result<(), trailpipe_lake::StoreError> {
+    margin: Option<u64>,
+) -> Option<Result<(), trailpipe_lake::StoreError>> {
+    let missed = || {
+        matches!((margin, f.claim_deadline_ms),
+            (Some(margin), Some(deadline)) if now_ms() + margin > deadline)
+    };
     let commit = || async {
+        if missed() {
+            return Err(trailpipe_lake::StoreError::new(
+                "commit",
+                f.path.clone(),
+                "past its claim deadline",
+                false,
+            ));
+        }
         let out = store.commit(&f.temp, &f.path).await;
         if let Err(e) = &out {
             tracing::warn!(file = %f.path, error = %e, "commit failed");
         }
         out
     };
-    trailpipe_aws::s3::with_retries(6, commit, |e: &trailpipe_lake::StoreError| e.transient).await
+    match trailpipe_aws::s3::with_retries(6, commit, |e: &trailpipe_lake::StoreError| e.transient)
+        .await
+    {
+        Err(_) if missed() => None,
+        other => Some(other),
+    }
 }
 
 #[cfg(test)]
@@ -1223,17 +1239,28 @@ mod tests {
 
     /// An engine with claims over `store`.
     fn engine_over<S: Store>(store: Arc<S>) -> (Engine, mpsc::UnboundedReceiver<Completion>) {
+        engine_with(
+            store,
+            ClaimSettings {
+                writer_id: "w".into(),
+                ttl: Duration::from_secs(600),
+                margin: Duration::from_secs(1),
+            },
+        )
+    }
+
+    /// An engine over `store`, with `claims`.
+    fn engine_with<S: Store>(
+        store: Arc<S>,
+        claims: ClaimSettings,
+    ) -> (Engine, mpsc::UnboundedReceiver<Completion>) {
         let config = EngineConfig {
             writer: WriterConfig {
                 spool_dir: trailpipe_lake::Store::spool_dir(&*store),
                 ..WriterConfig::default()
             },
             decode: DecodeOptions::default(),
-            claims: Some(ClaimSettings {
-                writer_id: "w".into(),
-                ttl: Duration::from_secs(600),
-                margin: Duration::from_secs(1),
-            }),
+            claims: Some(claims),
             in_flight: 4,
         };
         Engine::start(store, config, Arc::new(Metrics::default())).unwrap()
@@ -1252,6 +1279,8 @@ mod tests {
             std::sync::atomic::AtomicUsize,
             std::sync::atomic::AtomicUsize,
         ),
+        /// Commit attempts still to fail with a transient error (throttling, say).
+        failing_commits: std::sync::atomic::AtomicUsize,
     }
 
     impl RemoteLike {
@@ -1284,6 +1313,15 @@ mod tests {
             temp: &std::path::Path,
             path: &str,
         ) -> Result<(), trailpipe_lake::StoreError> {
+            let fail = self
+                .failing_commits
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+            if fail {
+                return Err(trailpipe_lake::StoreError::new(
+                    "commit", path, "SlowDown", true,
+                ));
+            }
             self.timed(&self.commits, self.local.commit(temp, path))
                 .await
         }
@@ -1324,6 +1362,7 @@ mod tests {
             delay: Duration::from_millis(100),
             claims: Default::default(),
             commits: Default::default(),
+            failing_commits: Default::default(),
         });
         let (engine, mut done) = engine_over(store.clone());
         let jobs = 8;
@@ -1443,6 +1482,7 @@ mod tests {
             delay: Duration::from_millis(200),
             claims: Default::default(),
             commits: Default::default(),
+            failing_commits: Default::default(),
         });
         let key = PartitionKey::from_values(
             trailpipe_record::Table::CloudTrail,
@@ -1492,6 +1532,53 @@ mod tests {
             "the two units of k were one round"
         );
         assert_eq!(lake_rows(&root).values().sum::<i64>(), 6, "k's rows once");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A commit that keeps failing is not retried past the file's claim deadline (less the
+    /// margin): the unit is retried instead. The deadline used to be checked once, before the
+    /// first attempt, and a retry after it could commit rows that another writer had taken
+    /// over by then.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commit_retries_stop_at_the_claim_deadline() {
+        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
+        let store = Arc::new(RemoteLike {
+            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
+            delay: Duration::ZERO,
+            claims: Default::default(),
+            commits: Default::default(),
+            // backoffs of 100, 200 and 400 ms (and jitter): the fourth attempt comes after
+            // the deadline less the margin, 500 ms after the claim
+            failing_commits: 3.into(),
+        });
+        let (engine, mut done) = engine_with(
+            store.clone(),
+            ClaimSettings {
+                writer_id: "w".into(),
+                ttl: Duration::from_millis(1500),
+                margin: Duration::from_millis(1000),
+            },
+        );
+        let work = Work {
+            unit: 1,
+            source: "s3://b/k.json.gz".into(),
+            body: Body::Raw(object(3).into()),
+            bytes_in: 0,
+            created_ms: None,
+        };
+        engine.submit_group(vec![work]).await.unwrap();
+        engine.finish().await.unwrap();
+        let c = tokio::time::timeout(Duration::from_secs(10), done.recv())
+            .await
+            .expect("the unit completes")
+            .unwrap();
+        assert!(
+            matches!(&c.outcome, Outcome::Retry { reason, .. } if reason.contains("claim deadline")),
+            "{:?}",
+            c.outcome
+        );
+        assert_eq!(store.commits.1.load(Relaxed), 0, "no attempt got through");
+        assert!(lake_rows(&root).is_empty(), "nothing was committed");
         let _ = std::fs::remove_dir_all(&root);
     }
 

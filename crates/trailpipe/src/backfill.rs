@@ -160,7 +160,7 @@ async fn discover_days(
     bucket: &str,
     region_prefix: &str,
 ) -> Result<Vec<(Date, String)>> {
-    // one after another: regions are discovered [`LISTS_AT_ONCE`] at a time
+    // one after another: `plan` discovers regions LISTS_AT_ONCE at a time
     let mut out = Vec::new();
     for y in list_level(s3, bucket, region_prefix).await?.0 {
         for m in list_level(s3, bucket, &y).await?.0 {

@@ -1106,8 +1106,11 @@ async fn claim_with_retry<S: Store>(
 /// test knows which request a fault hits (the first claim's replies lost, an abort between
 /// two commits) instead of spreading it over requests in flight together.
 fn faults_injected() -> bool {
-    fault_abort_after().is_some()
-        || std::env::var_os("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES").is_some()
+    static SET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        fault_abort_after().is_some()
+            || std::env::var_os("TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES").is_some()
+    })
 }
 
 /// Test hook: with `TRAILPIPE_FAULT_LOSE_CLAIM_REPLIES=N` the first N claim calls of the
@@ -1284,6 +1287,20 @@ mod tests {
     }
 
     impl RemoteLike {
+        /// One over a fresh local lake (returned with its folder), whose first
+        /// `failing_commits` commit attempts fail.
+        fn open(delay: Duration, failing_commits: usize) -> (std::path::PathBuf, Arc<RemoteLike>) {
+            let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
+            let store = RemoteLike {
+                local: trailpipe_lake::LocalStore::open(&root).unwrap(),
+                delay,
+                claims: Default::default(),
+                commits: Default::default(),
+                failing_commits: failing_commits.into(),
+            };
+            (root, Arc::new(store))
+        }
+
         /// Runs `f` after the delay, counted in `(now, most)`.
         async fn timed<T>(
             &self,
@@ -1356,14 +1373,7 @@ mod tests {
     /// together are committed together. Each object's rows still go to the lake exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn round_trips_to_the_lake_go_out_together() {
-        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
-        let store = Arc::new(RemoteLike {
-            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
-            delay: Duration::from_millis(100),
-            claims: Default::default(),
-            commits: Default::default(),
-            failing_commits: Default::default(),
-        });
+        let (root, store) = RemoteLike::open(Duration::from_millis(100), 0);
         let (engine, mut done) = engine_over(store.clone());
         let jobs = 8;
         for unit in 0..jobs {
@@ -1476,14 +1486,7 @@ mod tests {
     /// the stale claim over, one after the other, and both wrote the rows.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stale_claim_of_ours_is_taken_over_once_per_round() {
-        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
-        let store = Arc::new(RemoteLike {
-            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
-            delay: Duration::from_millis(200),
-            claims: Default::default(),
-            commits: Default::default(),
-            failing_commits: Default::default(),
-        });
+        let (root, store) = RemoteLike::open(Duration::from_millis(200), 0);
         let key = PartitionKey::from_values(
             trailpipe_record::Table::CloudTrail,
             Some("123456789012"),
@@ -1541,16 +1544,9 @@ mod tests {
     /// over by then.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commit_retries_stop_at_the_claim_deadline() {
-        let root = std::env::temp_dir().join(format!("tp-engine-{}", uuid::Uuid::now_v7()));
-        let store = Arc::new(RemoteLike {
-            local: trailpipe_lake::LocalStore::open(&root).unwrap(),
-            delay: Duration::ZERO,
-            claims: Default::default(),
-            commits: Default::default(),
-            // backoffs of 100, 200 and 400 ms (and jitter): the fourth attempt comes after
-            // the deadline less the margin, 500 ms after the claim
-            failing_commits: 3.into(),
-        });
+        // three failed attempts back off 100, 200 and 400 ms (and jitter): the fourth comes
+        // after the deadline less the margin, 500 ms after the claim
+        let (root, store) = RemoteLike::open(Duration::ZERO, 3);
         let (engine, mut done) = engine_with(
             store.clone(),
             ClaimSettings {

@@ -275,7 +275,7 @@ impl Partition {
         self.fed_bytes += self.pending_bytes;
         self.pending_bytes = 0;
         let file = self.file.as_mut().expect("opened above");
-        self.writer_bytes = file.feed(&batches)?;
+        self.writer_bytes = file.feed(batches)?;
         Ok(())
     }
 }

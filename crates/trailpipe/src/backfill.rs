@@ -141,6 +141,9 @@ pub async fn plan(s3: &S3Client, sel: &Selection) -> Result<Vec<DayPrefix>> {
 /// waited a round trip to S3.
 const LISTS_AT_ONCE: usize = 32;
 
+/// Day marks (a completed day prefix's checkpoint) written at once.
+const MARKS_AT_ONCE: usize = 16;
+
 /// Days whose messages are sent at once with `--enqueue` (each day's in several calls at once).
 const DAYS_ENQUEUED_AT_ONCE: usize = 4;
 
@@ -377,8 +380,19 @@ pub async fn backfill<S: Store>(
         // and the last ones when the engine finishes
         let mut got = 0;
         let last_round_flush = async {
+            // a day's mark is written while later completions are read: one PUT after another
+            // took 0.5 s of a 3.2 s run at 20 ms a request, and an organization trail's day has
+            // thousands of prefixes (accounts x regions)
+            let mut marks = futures_util::stream::FuturesUnordered::new();
             while got < expected {
-                let Some(c) = completions.recv().await else {
+                let c = tokio::select! {
+                    Some(r) = marks.next(), if !marks.is_empty() => {
+                        r?;
+                        continue;
+                    }
+                    c = completions.recv() => c,
+                };
+                let Some(c) = c else {
                     break;
                 };
                 got += 1;
@@ -391,12 +405,14 @@ pub async fn backfill<S: Store>(
                             && todo[*day].day.days_since_epoch() < (now_ms() / 86_400_000) as i64
                         {
                             // today's prefix still receives deliveries: never marked done
-                            store
-                                .put(
-                                    &checkpoint_path(&sel.bucket, &todo[*day].prefix, what),
-                                    b"{}".to_vec(),
-                                )
-                                .await?;
+                            if marks.len() >= MARKS_AT_ONCE {
+                                if let Some(r) = marks.next().await {
+                                    r?;
+                                }
+                            }
+                            let path = checkpoint_path(&sel.bucket, &todo[*day].prefix, what);
+                            let store = &store;
+                            marks.push(async move { store.put(&path, b"{}".to_vec()).await });
                         }
                     }
                     Outcome::Failed(reason) => {
@@ -411,6 +427,9 @@ pub async fn backfill<S: Store>(
                 if got == expected {
                     break;
                 }
+            }
+            while let Some(r) = marks.next().await {
+                r?;
             }
             anyhow::Ok(())
         };

@@ -412,7 +412,12 @@ pub async fn backfill<S: Store>(
                             }
                             let path = checkpoint_path(&sel.bucket, &todo[*day].prefix, what);
                             let store = &store;
-                            marks.push(async move { store.put(&path, b"{}".to_vec()).await });
+                            marks.push(async move {
+                                store.put(&path, b"{}".to_vec()).await.context(
+                                    "marking a backfilled day done (its rows are in the lake; \
+                                     a later run lists the day again and skips them)",
+                                )
+                            });
                         }
                     }
                     Outcome::Failed(reason) => {

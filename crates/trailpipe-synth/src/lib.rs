@@ -346,15 +346,21 @@ impl Plan {
         // records fall on two UTC dates.
         let first_of_day = j == 0 || slot / SLOTS_PER_DAY != self.slot_of(j - 1) / SLOTS_PER_DAY;
         // Half the files cycle through every account/region, half favour the low indices, so all
-        // pairs get data but some accounts are busier.
-        let pair = if rng.chance(0.5) {
-            let p = (i % (self.accounts * self.regions) as u64) as usize;
-            (p / self.regions, p % self.regions)
-        } else {
+        // pairs get data but some accounts are busier. The first accounts x regions files all
+        // cycle, so a corpus with at least that many files has every pair (an organization
+        // trail's partition count is exact); the draws are made anyway, so later files do not
+        // change.
+        let pairs = (self.accounts * self.regions) as u64;
+        let cycle = (i % pairs) as usize;
+        let favoured = (!rng.chance(0.5)).then(|| {
             (
                 rng.idx(self.accounts).min(rng.idx(self.accounts)),
                 rng.idx(self.regions).min(rng.idx(self.regions)),
             )
+        });
+        let pair = match favoured {
+            Some(p) if i >= pairs => p,
+            _ => (cycle / self.regions, cycle % self.regions),
         };
         let (delivery, lo, hi) = if first_of_day {
             let midnight = self.start + (slot / SLOTS_PER_DAY) as i64 * DAY;

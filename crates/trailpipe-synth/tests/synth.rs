@@ -724,3 +724,25 @@ fn bad_configs_are_rejected_with_a_reason() {
     );
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn a_corpus_with_as_many_files_as_pairs_covers_every_account_and_region() {
+    let (accounts, regions) = (25, 8);
+    let (_, files) = collect(&SynthConfig {
+        accounts,
+        regions,
+        days: 1,
+        files: Some(accounts * regions),
+        seed: 11,
+        ..SynthConfig::default()
+    });
+    let pairs: HashSet<(String, String)> = files
+        .iter()
+        .filter(|(k, _)| kind_of(k) == "log")
+        .map(|(k, _)| {
+            let parts: Vec<&str> = k.split('/').collect();
+            (parts[1].to_string(), parts[3].to_string())
+        })
+        .collect();
+    assert_eq!(pairs.len(), accounts * regions);
+}

@@ -180,6 +180,26 @@ fn generated_corpus_round_trips_and_answers_queries() {
     let got = duckdb(&[&ct, &format!("SELECT count(*) FROM cloudtrail WHERE eventTime >= TIMESTAMPTZ '{from}' AND eventTime < TIMESTAMPTZ '{to}'")]);
     assert_eq!(got[0][0].as_u64().unwrap() as usize, want);
 
+    // both codecs are in this lake and DuckDB reads both: zstd for the partitions' days (the
+    // queries above), snappy for the small row groups of insights
+    let codecs = duckdb(&[&format!(
+        "SELECT DISTINCT compression FROM parquet_metadata('{}/**/*.parquet') ORDER BY 1",
+        lake.display()
+    )]);
+    assert_eq!(
+        codecs,
+        vec![vec![Value::from("SNAPPY")], vec![Value::from("ZSTD")]]
+    );
+    let insights = records
+        .iter()
+        .filter(|r| r.get("eventCategory").and_then(Value::as_str) == Some("Insight"))
+        .count();
+    let got = duckdb(&[&format!(
+        "SELECT count(DISTINCT eventID) FROM read_parquet('{}/cloudtrail_insights/**/*.parquet')",
+        lake.display()
+    )]);
+    assert_eq!(got[0][0].as_u64().unwrap() as usize, insights);
+
     // a filter on date opens only that partition's files
     let files_total = count_files(&lake.join("cloudtrail"));
     let files_day = count_files_where(&lake.join("cloudtrail"), "date=2024-03-02");

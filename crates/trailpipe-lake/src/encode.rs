@@ -177,6 +177,44 @@ fn leaf_counts() -> &'static [usize] {
     })
 }
 
+/// Row groups written in one go with fewer rows than this get snappy pages, not zstd, and bloom
+/// filters sized for this many values.
+///
+/// parquet makes a zstd compression and decompression context for every column chunk it
+/// writes, and creating one runs CPUID (zstd checks for BMI2), which traps to the hypervisor on
+/// a VM: 140 contexts cost about 2 ms a row group, more than encoding a few hundred rows. An
+/// organization trail (500 accounts x 20 regions, 10k files of a median 7 rows) spent 38% of
+/// its CPU there. Snappy keeps no context, and on groups this small zstd saves little: 100
+/// rows took that run from 46 to 27 s of user time (34-38 to 24 s wall) for a 0.8% larger
+/// lake; 300 rows, 23 s and +4%; no compression, 21 s and +51%. A bloom filter starts at the
+/// size for its column's most distinct values (256 KiB for `eventID`) and is folded down when
+/// the row group ends; starting small saved another 2 s. See docs/performance.md.
+const SMALL_ROW_GROUP_ROWS: usize = 100;
+
+/// Column writers with snappy pages, for row groups under [`SMALL_ROW_GROUP_ROWS`]. Built once
+/// from the lake's writer properties: their zstd level is all that varies, and snappy has none.
+fn small_group_writers() -> &'static ArrowRowGroupWriterFactory {
+    static F: std::sync::OnceLock<ArrowRowGroupWriterFactory> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let mut b = WriterProperties::into_builder(writer_properties(2))
+            .set_compression(Compression::SNAPPY);
+        // a filter starts at the size for its column's most distinct values and is folded down
+        // when the row group ends: start at the size these rows can need
+        for (c, _) in BLOOM_FILTERS {
+            b = b.set_column_bloom_filter_max_ndv(path(c), SMALL_ROW_GROUP_ROWS as u64);
+        }
+        let props = b.build();
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let (_, factory) =
+            ArrowWriter::try_new_with_options(std::io::sink(), trailpipe_record::schema(), options)
+                .and_then(ArrowWriter::into_serialized_writer)
+                .expect("the lake's writer properties are valid");
+        factory
+    })
+}
+
 impl OpenFile {
     /// A file at `temp` that will be committed as `path` (named in its errors).
     pub(crate) fn create(
@@ -209,15 +247,26 @@ impl OpenFile {
     /// the columns in parallel, and leaves it open; returns the memory its column writers now
     /// hold. Encoded rows take about a quarter of their Arrow memory (dictionary indices,
     /// compressed pages), so memory pressure can move rows here without ending the row group:
-    /// a partition's rows stay one row group, which is what queries read fastest.
-    pub(crate) fn feed(&mut self, batches: Vec<RecordBatch>) -> Result<u64, LakeError> {
+    /// a partition's rows stay one row group, which is what queries read fastest. `whole` says
+    /// that if `batches` start a row group they are all its rows (it ends next), so a small one
+    /// can get snappy pages.
+    pub(crate) fn feed(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        whole: bool,
+    ) -> Result<u64, LakeError> {
         let label = &self.label;
         let perr = |e| LakeError::parquet(label, e);
         let groups = match &mut self.open {
             Some(groups) => groups,
             None => {
-                let mut writers = self
-                    .factory
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                let factory = if whole && rows < SMALL_ROW_GROUP_ROWS {
+                    small_group_writers()
+                } else {
+                    &self.factory
+                };
+                let mut writers = factory
                     .create_column_writers(self.row_groups)
                     .map_err(perr)?
                     .into_iter();
@@ -379,8 +428,9 @@ mod tests {
     use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
     use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
-    /// A lake file of the records of `doc` (one partition): its folder and its path.
-    fn written(doc: &[u8]) -> (std::path::PathBuf, std::path::PathBuf) {
+    /// A lake file of the records of `doc` (one partition), as one row group written in one go
+    /// (`whole`: a small one gets the small-group writers) or fed: its folder and its path.
+    fn written(doc: &[u8], whole: bool) -> (std::path::PathBuf, std::path::PathBuf) {
         let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc) else {
             panic!("decodes")
         };
@@ -388,7 +438,7 @@ mod tests {
         let dir = crate::writer::tests::tempdir();
         let temp = dir.join("f.tmp");
         let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
-        f.feed(vec![batch]).unwrap();
+        f.feed(vec![batch], whole).unwrap();
         f.close(Vec::new()).unwrap();
         (dir, temp)
     }
@@ -422,58 +472,65 @@ mod tests {
             ));
         }
         doc.push_str("]}");
-        let (dir, temp) = written(doc.as_bytes());
-        let options = ReadOptionsBuilder::new()
-            .with_reader_properties(
-                ReaderProperties::builder()
-                    .set_read_bloom_filter(true)
-                    .build(),
-            )
-            .build();
-        let reader =
-            SerializedFileReader::new_with_options(File::open(&temp).unwrap(), options).unwrap();
-        let rg = reader.get_row_group(0).unwrap();
-        let columns = rg.metadata().columns();
-        let searched = [
-            "eventID",
-            "eventName",
-            "eventSource",
-            "errorCode",
-            "recipientAccountId",
-            "sourceIPAddress",
-            "vpcEndpointId",
-            "userIdentity.type",
-            "userIdentity.accountId",
-            "userIdentity.arn",
-            "userIdentity.userName",
-            "userIdentity.accessKeyId",
-            "userIdentity.sessionContext.sessionIssuer.arn",
-            "userIdentity.sessionContext.sessionIssuer.userName",
-            "resources.list.element.ARN",
-        ];
-        let mut with_filters: Vec<String> = columns
-            .iter()
-            .filter(|m| m.bloom_filter_offset().is_some())
-            .map(|m| m.column_path().string())
-            .collect();
-        with_filters.sort();
-        let mut expected = searched.to_vec();
-        expected.sort();
-        assert_eq!(with_filters, expected, "the columns with a bloom filter");
-        for c in searched {
-            let i = columns
+        // fed, and written in one go (small row groups have their own writers)
+        for whole in [false, true] {
+            let (dir, temp) = written(doc.as_bytes(), whole);
+            let options = ReadOptionsBuilder::new()
+                .with_reader_properties(
+                    ReaderProperties::builder()
+                        .set_read_bloom_filter(true)
+                        .build(),
+                )
+                .build();
+            let reader =
+                SerializedFileReader::new_with_options(File::open(&temp).unwrap(), options)
+                    .unwrap();
+            let rg = reader.get_row_group(0).unwrap();
+            let columns = rg.metadata().columns();
+            let searched = [
+                "eventID",
+                "eventName",
+                "eventSource",
+                "errorCode",
+                "recipientAccountId",
+                "sourceIPAddress",
+                "vpcEndpointId",
+                "userIdentity.type",
+                "userIdentity.accountId",
+                "userIdentity.arn",
+                "userIdentity.userName",
+                "userIdentity.accessKeyId",
+                "userIdentity.sessionContext.sessionIssuer.arn",
+                "userIdentity.sessionContext.sessionIssuer.userName",
+                "resources.list.element.ARN",
+            ];
+            let mut with_filters: Vec<String> = columns
                 .iter()
-                .position(|m| m.column_path().string() == c)
-                .unwrap_or_else(|| panic!("no column {c}"));
-            let filter = rg
-                .get_column_bloom_filter(i)
-                .unwrap_or_else(|| panic!("no bloom filter on {c}"));
-            for i in [0, 49] {
-                assert!(filter.check(value(c, i).as_str()), "{c}: {}", value(c, i));
+                .filter(|m| m.bloom_filter_offset().is_some())
+                .map(|m| m.column_path().string())
+                .collect();
+            with_filters.sort();
+            let mut expected = searched.to_vec();
+            expected.sort();
+            assert_eq!(
+                with_filters, expected,
+                "the columns with a bloom filter (whole: {whole})"
+            );
+            for c in searched {
+                let i = columns
+                    .iter()
+                    .position(|m| m.column_path().string() == c)
+                    .unwrap_or_else(|| panic!("no column {c}"));
+                let filter = rg
+                    .get_column_bloom_filter(i)
+                    .unwrap_or_else(|| panic!("no bloom filter on {c}"));
+                for i in 0..50 {
+                    assert!(filter.check(value(c, i).as_str()), "{c}: {}", value(c, i));
+                }
+                assert!(!filter.check("absent"), "{c}");
             }
-            assert!(!filter.check("absent"), "{c}");
+            let _ = std::fs::remove_dir_all(&dir);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Statistics only where they prune (the time, the flags and the category), none on the
@@ -484,39 +541,129 @@ mod tests {
             {"eventTime":"2024-01-01T10:00:00Z","eventName":"B","readOnly":true,"managementEvent":true,"eventCategory":"Management","eventID":"1"},
             {"eventTime":"2024-01-01T09:00:00Z","eventName":"A","readOnly":false,"eventCategory":"Data","eventID":"2"},
             {"eventTime":"2024-01-01T11:00:00Z","eventName":"C","readOnly":true,"managementEvent":false,"eventID":"3"}]}"#;
-        let (dir, temp) = written(doc.as_bytes());
+        for whole in [false, true] {
+            let (dir, temp) = written(doc.as_bytes(), whole);
+            let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
+            let meta = reader.metadata();
+            let mut with_stats = Vec::new();
+            for c in meta.row_group(0).columns() {
+                assert!(c.offset_index_offset().is_none(), "{:?}", c.column_path());
+                assert!(c.column_index_offset().is_none(), "{:?}", c.column_path());
+                if let Some(s) = c.statistics() {
+                    with_stats.push((c.column_path().string(), s.null_count_opt()));
+                }
+            }
+            with_stats.sort();
+            assert_eq!(
+                with_stats,
+                vec![
+                    ("eventCategory".to_string(), Some(1)),
+                    ("eventTime".to_string(), Some(0)),
+                    ("managementEvent".to_string(), Some(1)),
+                    ("readOnly".to_string(), Some(0)),
+                ],
+                "whole: {whole}"
+            );
+            let time = meta
+                .row_group(0)
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == "eventTime");
+            match time.and_then(|c| c.statistics()) {
+                Some(parquet::file::statistics::Statistics::Int64(s)) => assert_eq!(
+                    (s.min_opt().copied(), s.max_opt().copied()),
+                    (Some(1_704_099_600_000), Some(1_704_106_800_000))
+                ),
+                other => panic!("eventTime statistics: {other:?}"),
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// A row group written in one go with fewer than [`SMALL_ROW_GROUP_ROWS`] rows gets snappy
+    /// pages; a larger one, or one fed in parts, zstd. Every row reads back.
+    #[test]
+    fn small_row_groups_written_whole_get_snappy_pages() {
+        let batch = |n: usize, from: usize| {
+            let records: Vec<String> = (from..from + n)
+                .map(|i| {
+                    format!(
+                        r#"{{"eventTime":"2024-01-01T00:00:00Z","eventID":"e{i}","eventName":"GetObject","requestParameters":{{"key":"k{i}"}}}}"#
+                    )
+                })
+                .collect();
+            let doc = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+            let Ok(Decoded::Records(mut r)) =
+                Decoder::new(DecodeOptions::default()).decode(doc.as_bytes())
+            else {
+                panic!("decodes")
+            };
+            r.partitions.remove(0).batch
+        };
+        let small = SMALL_ROW_GROUP_ROWS - 1;
+        let dir = crate::writer::tests::tempdir();
+        let temp = dir.join("f.tmp");
+        let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
+        // whole and small; whole at the limit; small but fed in two parts
+        f.feed(vec![batch(small, 0)], true).unwrap();
+        f.finish_row_group().unwrap();
+        f.feed(vec![batch(SMALL_ROW_GROUP_ROWS, small)], true)
+            .unwrap();
+        f.finish_row_group().unwrap();
+        let at = small + SMALL_ROW_GROUP_ROWS;
+        f.feed(vec![batch(2, at)], false).unwrap();
+        f.feed(vec![batch(3, at + 2)], false).unwrap();
+        f.finish_row_group().unwrap();
+        f.close(Vec::new()).unwrap();
+
         let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
         let meta = reader.metadata();
-        let mut with_stats = Vec::new();
-        for c in meta.row_group(0).columns() {
-            assert!(c.offset_index_offset().is_none(), "{:?}", c.column_path());
-            assert!(c.column_index_offset().is_none(), "{:?}", c.column_path());
-            if let Some(s) = c.statistics() {
-                with_stats.push((c.column_path().string(), s.null_count_opt()));
-            }
-        }
-        with_stats.sort();
+        // the footer names the codec, not the zstd level
+        let codecs: Vec<(i64, Vec<&str>)> = meta
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                let mut c: Vec<&str> = rg
+                    .columns()
+                    .iter()
+                    .map(|c| match c.compression() {
+                        Compression::SNAPPY => "snappy",
+                        Compression::ZSTD(_) => "zstd",
+                        _ => "other",
+                    })
+                    .collect();
+                c.dedup();
+                (rg.num_rows(), c)
+            })
+            .collect();
         assert_eq!(
-            with_stats,
+            codecs,
             vec![
-                ("eventCategory".to_string(), Some(1)),
-                ("eventTime".to_string(), Some(0)),
-                ("managementEvent".to_string(), Some(1)),
-                ("readOnly".to_string(), Some(0)),
+                (small as i64, vec!["snappy"]),
+                (SMALL_ROW_GROUP_ROWS as i64, vec!["zstd"]),
+                (5, vec!["zstd"]),
             ]
         );
-        let time = meta
-            .row_group(0)
-            .columns()
-            .iter()
-            .find(|c| c.column_path().string() == "eventTime");
-        match time.and_then(|c| c.statistics()) {
-            Some(parquet::file::statistics::Statistics::Int64(s)) => assert_eq!(
-                (s.min_opt().copied(), s.max_opt().copied()),
-                (Some(1_704_099_600_000), Some(1_704_106_800_000))
-            ),
-            other => panic!("eventTime statistics: {other:?}"),
-        }
+        let ids: Vec<String> = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            File::open(&temp).unwrap(),
+            1024,
+        )
+        .unwrap()
+        .flat_map(|b| {
+            let b = b.unwrap();
+            let ids = b.column_by_name("eventID").unwrap();
+            let ids = ids
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect::<Vec<_>>();
+            ids
+        })
+        .collect();
+        let expected: Vec<String> = (0..at + 5).map(|i| format!("e{i}")).collect();
+        assert_eq!(ids, expected);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -17,7 +17,7 @@
 //! * [`ledger`] claims a source object's rows per partition before they are buffered, so
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
 //!
-//! Files are zstd Parquet with dictionaries on low-cardinality columns, statistics on the
+//! Files are zstd Parquet (snappy for row groups of under 100 rows) with dictionaries on low-cardinality columns, statistics on the
 //! columns whose range can prune (`eventTime`, the flags, the event category), bloom filters on
 //! the columns CloudTrail is searched by value, no page index, and key-value metadata naming
 //! the trailpipe version and the source objects the file holds.

@@ -246,7 +246,8 @@ impl Partition {
         spool: &std::path::Path,
         props: &WriterProperties,
     ) -> Result<u64, LakeError> {
-        self.feed_pending(spool, props)?;
+        // a row group that starts here ends here: these are all its rows
+        self.feed_pending(spool, props, true)?;
         let Some(file) = self.file.as_mut() else {
             return Ok(0);
         };
@@ -263,6 +264,7 @@ impl Partition {
         &mut self,
         spool: &std::path::Path,
         props: &WriterProperties,
+        whole: bool,
     ) -> Result<(), LakeError> {
         if self.pending.is_empty() {
             return Ok(());
@@ -275,7 +277,7 @@ impl Partition {
         self.fed_bytes += self.pending_bytes;
         self.pending_bytes = 0;
         let file = self.file.as_mut().expect("opened above");
-        self.writer_bytes = file.feed(batches)?;
+        self.writer_bytes = file.feed(batches, whole)?;
         Ok(())
     }
 }
@@ -555,7 +557,7 @@ impl LakeWriter {
                 let before = Held::of(p);
                 let size = match how {
                     Relief::End => p.encode_pending(spool, props).map(Some),
-                    Relief::Feed => p.feed_pending(spool, props).map(|()| None),
+                    Relief::Feed => p.feed_pending(spool, props, false).map(|()| None),
                 };
                 (k.clone(), before, Held::of(p), size)
             })
@@ -1156,6 +1158,45 @@ pub(crate) mod tests {
     }
 
     /// Every partition of `w`, each to be relieved `how` (for `LakeWriter::relieve`).
+    /// A row group memory pressure fed in parts is zstd however small; one written in one go
+    /// under the small-group limit is snappy (see `encode::SMALL_ROW_GROUP_ROWS`).
+    #[test]
+    fn only_small_row_groups_written_in_one_go_skip_zstd() {
+        use parquet::basic::Compression;
+        use parquet::file::reader::FileReader;
+        let dir = tempdir();
+        let mut w = LakeWriter::new(config(&dir)).unwrap();
+        let (fed, b) = batch(5, 1, 10);
+        w.append(&fed, b, 0, "src", None).unwrap();
+        w.relieve(&every_partition(&w, Relief::Feed), false)
+            .unwrap();
+        let (_, b) = batch(5, 1, 10);
+        w.append(&fed, b, 1, "src", None).unwrap();
+        let (whole, b) = batch(5, 2, 10);
+        w.append(&whole, b, 2, "src", None).unwrap();
+        let mut codecs: Vec<(u64, &str)> = w
+            .seal_all()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let r = parquet::file::serialized_reader::SerializedFileReader::new(
+                    std::fs::File::open(&f.temp).unwrap(),
+                )
+                .unwrap();
+                let meta = r.metadata();
+                assert_eq!(meta.num_row_groups(), 1);
+                let codec = match meta.row_group(0).column(0).compression() {
+                    Compression::SNAPPY => "snappy",
+                    Compression::ZSTD(_) => "zstd",
+                    _ => "other",
+                };
+                (f.rows, codec)
+            })
+            .collect();
+        codecs.sort();
+        assert_eq!(codecs, vec![(5, "snappy"), (10, "zstd")], "(rows, codec)");
+    }
+
     fn every_partition(w: &LakeWriter, how: Relief) -> HashMap<PartitionKey, Relief> {
         w.partitions.keys().map(|k| (k.clone(), how)).collect()
     }

@@ -6,7 +6,10 @@
 //! Each figure is the median of several runs; the report goes to `target/bench-report/`.
 //!
 //! `cargo build --release -p trailpipe && cargo bench --bench pipeline -- --corpus-mb 1000`
-//! Options: `--runs N` (3), `--accounts N --regions N --days N` (3, 2, 2), `--seed S`.
+//! Then peak RSS at scale: the corpus at 4x, and an organization trail with a log file for each of
+//! 500 accounts x 20 regions (10,000 partitions at once).
+//! Options: `--runs N` (3), `--accounts N --regions N --days N` (3, 2, 2), `--seed S`,
+//! `--org-accounts N --org-regions N` (500, 20), `--no-scale` (skip the scale runs).
 //! Under `cargo test` it runs once on a 3 MB corpus with the debug binary, as a smoke test.
 
 use std::io::Read;
@@ -94,6 +97,162 @@ fn log_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A synthetic corpus under `target/`, generated once and kept (`.complete` marks a whole one).
+fn corpus(target: &Path, name: &str, cfg: &trailpipe_synth::SynthConfig) -> PathBuf {
+    let dir = target.join(name);
+    if !dir.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = trailpipe_synth::generate(cfg, &dir).expect("generating a corpus");
+        std::fs::write(dir.join(".complete"), format!("{s:?}")).unwrap();
+    }
+    dir
+}
+
+/// The medians of `runs` ingests of one corpus into fresh lakes, and what the last one wrote.
+struct Ingest {
+    wall: f64,
+    rss_mb: f64,
+    records: u64,
+    json_mb: f64,
+    parquet_bytes: u64,
+    parquet_files: u64,
+    /// Folders holding Parquet files: the account/region/date partitions written.
+    partitions: usize,
+}
+
+/// Runs `trailpipe ingest` `runs` times; the lake of the last run is kept at `<out>/<tag>-<last>`.
+fn ingest(bin: &Path, corpus: &Path, out: &Path, tag: &str, threads: usize, runs: usize) -> Ingest {
+    let (mut walls, mut rss) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for run in 0..runs {
+        let lake = out.join(format!("{tag}-{run}"));
+        let summary = out.join(format!("summary-{tag}-{run}.json"));
+        let (wall, peak, _) = timed(
+            bin,
+            &[
+                "ingest",
+                corpus.join("AWSLogs").to_str().unwrap(),
+                "--lake",
+                lake.to_str().unwrap(),
+                "--threads",
+                &threads.to_string(),
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        );
+        let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        assert_eq!(s["objects_failed"], 0, "{}: {s}", corpus.display());
+        walls.push(wall);
+        rss.push(peak);
+        if run + 1 < runs {
+            let _ = std::fs::remove_dir_all(&lake);
+        }
+        last = Some((lake, s));
+    }
+    let (lake, s) = last.expect("at least one run");
+    let table = lake.join("cloudtrail");
+    Ingest {
+        wall: median(walls),
+        rss_mb: median(rss),
+        records: s["records"].as_u64().unwrap(),
+        json_mb: s["json_bytes"].as_u64().unwrap() as f64 / 1e6,
+        parquet_bytes: dir_bytes(&table, ".parquet"),
+        parquet_files: s["files_written"].as_u64().unwrap(),
+        partitions: parquet_dirs(&table),
+    }
+}
+
+fn parquet_dirs(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut here = false;
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".parquet") {
+                here = true;
+            }
+        }
+        n += usize::from(here);
+    }
+    n
+}
+
+/// Peak RSS as the input grows (`big`: the corpus at 4x its target size) and as partitions
+/// multiply (an organization trail with one log file per account/region, so every pair is a
+/// partition), against `base`.
+#[allow(clippy::too_many_arguments)]
+fn scale_section(
+    base: &Ingest,
+    big: &Path,
+    bin: &Path,
+    out: &Path,
+    threads: usize,
+    runs: usize,
+    target: &Path,
+    full: bool,
+) -> String {
+    let (org_accounts, org_regions) = (
+        arg("--org-accounts").unwrap_or(if full { 500 } else { 10 }) as usize,
+        arg("--org-regions").unwrap_or(if full { 20 } else { 5 }) as usize,
+    );
+    let big = ingest(bin, big, out, "scale-4x", threads, runs);
+    let _ = std::fs::remove_dir_all(out.join(format!("scale-4x-{}", runs - 1)));
+    let pairs = org_accounts * org_regions;
+    let cfg = trailpipe_synth::SynthConfig {
+        accounts: org_accounts,
+        regions: org_regions,
+        days: 1,
+        files: Some(pairs),
+        org_id: Some("o-a1b2c3d4e5".into()),
+        seed: 1,
+        ..Default::default()
+    };
+    let org_corpus = corpus(
+        target,
+        &format!("bench-corpus-org-{org_accounts}a{org_regions}r1d-{pairs}f"),
+        &cfg,
+    );
+    let org = ingest(bin, &org_corpus, out, "scale-org", threads, runs);
+    let _ = std::fs::remove_dir_all(out.join(format!("scale-org-{}", runs - 1)));
+    let mut s = format!(
+        "\n### Memory at scale ({threads} threads, median of {runs} runs)\n\n\
+         | corpus | JSON | records | MB/s | peak RSS | Parquet files | partitions |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for (name, r) in [
+        ("the corpus above".to_string(), base),
+        (
+            "4x the target size: the same accounts, regions and days".to_string(),
+            &big,
+        ),
+        (
+            format!("organization trail: {org_accounts} accounts x {org_regions} regions x 1 day, one log file each"),
+            &org,
+        ),
+    ] {
+        s.push_str(&format!(
+            "| {name} | {:.0} MB | {} | {:.0} | {:.0} MB | {} | {} |\n",
+            r.json_mb,
+            r.records,
+            r.json_mb / r.wall,
+            r.rss_mb,
+            r.parquet_files,
+            r.partitions
+        ));
+    }
+    s.push_str(&format!(
+        "\nPeak RSS 4x/1x **{:.2}**; {pairs} account/region pairs ({} account/region/date partitions, {} Parquet files)/1x **{:.2}**.\n",
+        big.rss_mb / base.rss_mb,
+        org.partitions,
+        org.parquet_files,
+        org.rss_mb / base.rss_mb
+    ));
+    assert!(big.records > base.records && org.partitions >= pairs);
+    s
+}
+
 struct Row {
     name: String,
     mb_s: f64,
@@ -110,6 +269,7 @@ fn main() {
     let regions = arg("--regions").unwrap_or(2) as usize;
     let days = arg("--days").unwrap_or(2) as u32;
     let seed = arg("--seed").unwrap_or(1);
+    let no_scale = std::env::args().any(|a| a == "--no-scale");
     let threads = rayon::current_num_threads();
     let target = repo().join("target");
     let profile = if full { "release" } else { "debug" };
@@ -131,23 +291,19 @@ fn main() {
         python.display()
     );
 
-    // the corpus, generated once and kept
-    let corpus = target.join(format!(
-        "bench-corpus-{corpus_mb}mb-{accounts}a{regions}r{days}d-s{seed}"
-    ));
-    if !corpus.join(".complete").exists() {
-        let _ = std::fs::remove_dir_all(&corpus);
+    let sized = |mb: u64| {
         let cfg = trailpipe_synth::SynthConfig {
             accounts,
             regions,
             days,
-            target_bytes: Some(corpus_mb * 1_000_000),
+            target_bytes: Some(mb * 1_000_000),
             seed,
             ..Default::default()
         };
-        let s = trailpipe_synth::generate(&cfg, &corpus).expect("generating the corpus");
-        std::fs::write(corpus.join(".complete"), format!("{s:?}")).unwrap();
-    }
+        let name = format!("bench-corpus-{mb}mb-{accounts}a{regions}r{days}d-s{seed}");
+        corpus(&target, &name, &cfg)
+    };
+    let corpus = sized(corpus_mb);
     let files = log_files(&corpus);
     let objects: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let gz_bytes: u64 = objects.iter().map(|o| o.len() as u64).sum();
@@ -224,43 +380,14 @@ fn main() {
     // trailpipe ingest, all threads and one thread
     let out_root = target.join("bench-out");
     let _ = std::fs::remove_dir_all(&out_root);
-    let mut records = 0u64;
-    let mut ingest = |threads_arg: usize| -> (f64, f64, u64) {
-        let mut walls = Vec::new();
-        let mut rss = Vec::new();
-        let mut bytes = 0;
-        for run in 0..runs {
-            let lake = out_root.join(format!("trailpipe-{threads_arg}t-{run}"));
-            let summary = out_root.join(format!("summary-{threads_arg}t-{run}.json"));
-            let (wall, peak, _) = timed(
-                &bin,
-                &[
-                    "ingest",
-                    corpus.join("AWSLogs").to_str().unwrap(),
-                    "--lake",
-                    lake.to_str().unwrap(),
-                    "--threads",
-                    &threads_arg.to_string(),
-                    "--summary-json",
-                    summary.to_str().unwrap(),
-                ],
-            );
-            let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-            records = s["records"].as_u64().unwrap();
-            walls.push(wall);
-            rss.push(peak);
-            bytes = dir_bytes(&lake.join("cloudtrail"), ".parquet");
-            if run + 1 < runs {
-                let _ = std::fs::remove_dir_all(&lake);
-            }
-        }
-        (median(walls), median(rss), bytes)
-    };
-    let (tp_wall, tp_rss, tp_bytes) = ingest(threads);
-    let (tp1_wall, tp1_rss, _) = if threads > 1 {
-        ingest(1)
+    let tp = ingest(&bin, &corpus, &out_root, "trailpipe-all", threads, runs);
+    let (records, tp_wall, tp_rss, tp_bytes) = (tp.records, tp.wall, tp.rss_mb, tp.parquet_bytes);
+    let (tp1_wall, tp1_rss) = if threads > 1 {
+        let one = ingest(&bin, &corpus, &out_root, "trailpipe-1t", 1, runs);
+        let _ = std::fs::remove_dir_all(out_root.join(format!("trailpipe-1t-{}", runs - 1)));
+        (one.wall, one.rss_mb)
     } else {
-        (tp_wall, tp_rss, tp_bytes)
+        (tp_wall, tp_rss)
     };
 
     // DuckDB, same threads
@@ -293,7 +420,7 @@ fn main() {
     let queries = Command::new(&python)
         .arg(repo().join("benches/support/queries.py"))
         .arg(runs.max(3).to_string())
-        .arg(out_root.join(format!("trailpipe-{threads}t-{}", runs - 1)))
+        .arg(out_root.join(format!("trailpipe-all-{}", runs - 1)))
         .arg(out_root.join(format!("duckdb-{}", runs - 1)))
         .output()
         .unwrap();
@@ -412,6 +539,12 @@ fn main() {
         layout("a"),
         layout("b")
     ));
+    if !no_scale {
+        let big = sized(4 * corpus_mb);
+        report.push_str(&scale_section(
+            &tp, &big, &bin, &out_root, threads, runs, &target, full,
+        ));
+    }
     println!("{report}");
     let dir = target.join("bench-report");
     std::fs::create_dir_all(&dir).unwrap();

@@ -308,6 +308,7 @@ impl Engine {
             claims: config.claims.clone(),
             claim_tokens: 0,
             units: HashMap::new(),
+            waiting: HashMap::new(),
             metrics: metrics.clone(),
             done: done_tx,
         };
@@ -502,6 +503,10 @@ struct WriterTask<S> {
     /// Claim requests made so far: the next one's token (`ClaimRequest::token`).
     claim_tokens: u64,
     units: HashMap<u64, UnitState>,
+    /// The units' `pending` sets inverted: the units waiting for each file not yet committed.
+    /// A commit finds its units here, not by scanning every unit in flight: with an
+    /// organization trail that scan ran for each of 10,000 files over 10,000 units.
+    waiting: HashMap<String, Vec<u64>>,
     metrics: Arc<Metrics>,
     done: mpsc::UnboundedSender<Completion>,
 }
@@ -710,7 +715,9 @@ impl<S: Store> WriterTask<S> {
                             deadline = Some(deadline.map_or(d, |x| x.min(d)));
                         }
                         if let Some(st) = self.units.get_mut(unit) {
-                            st.pending.insert(file.clone());
+                            if st.pending.insert(file.clone()) {
+                                self.waiting.entry(file.clone()).or_default().push(*unit);
+                            }
                         }
                     }
                     Claim::Skip(failure) => {
@@ -893,7 +900,9 @@ impl<S: Store> WriterTask<S> {
                     .rows_skipped_duplicate
                     .fetch_add(u64::from(rows), Relaxed);
                 if let Some(st) = self.units.get_mut(&unit) {
-                    st.pending.insert(f);
+                    if st.pending.insert(f.clone()) {
+                        self.waiting.entry(f).or_default().push(unit);
+                    }
                 }
                 Claim::Skip(None)
             }
@@ -935,6 +944,7 @@ impl<S: Store> WriterTask<S> {
                         .filter(|(_, st)| !st.pending.is_empty())
                         .map(|(u, _)| *u),
                 );
+                self.waiting.clear();
                 for u in units {
                     self.complete(u, Outcome::Failed(format!("writing the lake failed: {e}")));
                 }
@@ -1007,12 +1017,18 @@ impl<S: Store> WriterTask<S> {
     /// claimed into it (an `Ours` claim: a duplicate notification, or a redelivery of a
     /// message whose first unit was retried while this file kept its rows). Whatever happens
     /// to `f` — committed, discarded, failed — happens to all of them, or the waiting ones
-    /// would wait forever with their messages kept hidden by the heartbeat.
-    fn units_of(&self, f: &SealedFile) -> Vec<u64> {
+    /// would wait forever with their messages kept hidden by the heartbeat. Called once per
+    /// file, when its fate is known: it forgets who waited for it.
+    fn units_of(&mut self, f: &SealedFile) -> Vec<u64> {
         let mut units = f.units.clone();
-        for (u, st) in &self.units {
-            if st.pending.contains(&f.path) && !units.contains(u) {
-                units.push(*u);
+        let mut seen: HashSet<u64> = units.iter().copied().collect();
+        for u in self.waiting.remove(&f.path).unwrap_or_default() {
+            let still = self
+                .units
+                .get(&u)
+                .is_some_and(|st| st.pending.contains(&f.path));
+            if still && seen.insert(u) {
+                units.push(u);
             }
         }
         units

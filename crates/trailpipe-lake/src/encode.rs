@@ -186,9 +186,10 @@ fn leaf_counts() -> &'static [usize] {
 /// organization trail (500 accounts x 20 regions, 10k files of a median 7 rows) spent 38% of
 /// its CPU there. Snappy keeps no context, and on groups this small zstd saves little: 100
 /// rows took that run from 46 to 27 s of user time (34-38 to 24 s wall) for a 0.8% larger
-/// lake; 300 rows, 23 s and +4%; no compression, 21 s and +51%. A bloom filter starts at the
-/// size for its column's most distinct values (256 KiB for `eventID`) and is folded down when
-/// the row group ends; starting small saved another 2 s. See docs/performance.md.
+/// lake; under 300 rows, 23 s and +4%; no compression under 1,000 rows, 21 s and +51%. A
+/// bloom filter starts at the size for its column's most distinct values (256 KiB for
+/// `eventID`) and is folded down when the row group ends; starting small saved another 2 s.
+/// See docs/performance.md.
 const SMALL_ROW_GROUP_ROWS: usize = 100;
 
 /// Column writers with snappy pages, for row groups under [`SMALL_ROW_GROUP_ROWS`]. Built once
@@ -421,20 +422,49 @@ pub(crate) fn sync_all(files: Vec<(String, File)>) -> Result<(), LakeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use parquet::file::properties::ReaderProperties;
     use parquet::file::reader::FileReader;
     use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
     use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
-    /// A lake file of the records of `doc` (one partition), as one row group written in one go
-    /// (`whole`: a small one gets the small-group writers) or fed: its folder and its path.
-    fn written(doc: &[u8], whole: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    /// The rows of `doc`, a delivery whose records fall in one partition.
+    fn batch_of(doc: &[u8]) -> RecordBatch {
         let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc) else {
             panic!("decodes")
         };
-        let batch = r.partitions.remove(0).batch;
+        r.partitions.remove(0).batch
+    }
+
+    /// Each row group of the Parquet file at `path`: its rows, and its column chunks' codecs
+    /// in column order, repeats removed (the footer names the codec, not the zstd level).
+    pub(crate) fn codecs(path: &std::path::Path) -> Vec<(i64, Vec<&'static str>)> {
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                let mut c: Vec<&str> = rg
+                    .columns()
+                    .iter()
+                    .map(|c| match c.compression() {
+                        Compression::SNAPPY => "snappy",
+                        Compression::ZSTD(_) => "zstd",
+                        _ => "other",
+                    })
+                    .collect();
+                c.dedup();
+                (rg.num_rows(), c)
+            })
+            .collect()
+    }
+
+    /// A lake file of the records of `doc` (one partition), as one row group written in one go
+    /// (`whole`: a small one gets the small-group writers) or fed: its folder and its path.
+    fn written(doc: &[u8], whole: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+        let batch = batch_of(doc);
         let dir = crate::writer::tests::tempdir();
         let temp = dir.join("f.tmp");
         let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
@@ -592,13 +622,7 @@ mod tests {
                     )
                 })
                 .collect();
-            let doc = format!(r#"{{"Records":[{}]}}"#, records.join(","));
-            let Ok(Decoded::Records(mut r)) =
-                Decoder::new(DecodeOptions::default()).decode(doc.as_bytes())
-            else {
-                panic!("decodes")
-            };
-            r.partitions.remove(0).batch
+            batch_of(format!(r#"{{"Records":[{}]}}"#, records.join(",")).as_bytes())
         };
         let small = SMALL_ROW_GROUP_ROWS - 1;
         let dir = crate::writer::tests::tempdir();
@@ -616,26 +640,7 @@ mod tests {
         f.finish_row_group().unwrap();
         f.close(Vec::new()).unwrap();
 
-        let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
-        let meta = reader.metadata();
-        // the footer names the codec, not the zstd level
-        let codecs: Vec<(i64, Vec<&str>)> = meta
-            .row_groups()
-            .iter()
-            .map(|rg| {
-                let mut c: Vec<&str> = rg
-                    .columns()
-                    .iter()
-                    .map(|c| match c.compression() {
-                        Compression::SNAPPY => "snappy",
-                        Compression::ZSTD(_) => "zstd",
-                        _ => "other",
-                    })
-                    .collect();
-                c.dedup();
-                (rg.num_rows(), c)
-            })
-            .collect();
+        let codecs = codecs(&temp);
         assert_eq!(
             codecs,
             vec![

@@ -1157,13 +1157,10 @@ pub(crate) mod tests {
         }
     }
 
-    /// Every partition of `w`, each to be relieved `how` (for `LakeWriter::relieve`).
     /// A row group memory pressure fed in parts is zstd however small; one written in one go
     /// under the small-group limit is snappy (see `encode::SMALL_ROW_GROUP_ROWS`).
     #[test]
     fn only_small_row_groups_written_in_one_go_skip_zstd() {
-        use parquet::basic::Compression;
-        use parquet::file::reader::FileReader;
         let dir = tempdir();
         let mut w = LakeWriter::new(config(&dir)).unwrap();
         let (fed, b) = batch(5, 1, 10);
@@ -1174,29 +1171,25 @@ pub(crate) mod tests {
         w.append(&fed, b, 1, "src", None).unwrap();
         let (whole, b) = batch(5, 2, 10);
         w.append(&whole, b, 2, "src", None).unwrap();
-        let mut codecs: Vec<(u64, &str)> = w
+        let mut codecs: Vec<(u64, Vec<&str>)> = w
             .seal_all()
             .unwrap()
             .iter()
             .map(|f| {
-                let r = parquet::file::serialized_reader::SerializedFileReader::new(
-                    std::fs::File::open(&f.temp).unwrap(),
-                )
-                .unwrap();
-                let meta = r.metadata();
-                assert_eq!(meta.num_row_groups(), 1);
-                let codec = match meta.row_group(0).column(0).compression() {
-                    Compression::SNAPPY => "snappy",
-                    Compression::ZSTD(_) => "zstd",
-                    _ => "other",
-                };
-                (f.rows, codec)
+                let mut groups = crate::encode::tests::codecs(&f.temp);
+                assert_eq!(groups.len(), 1);
+                (f.rows, groups.remove(0).1)
             })
             .collect();
         codecs.sort();
-        assert_eq!(codecs, vec![(5, "snappy"), (10, "zstd")], "(rows, codec)");
+        assert_eq!(
+            codecs,
+            vec![(5, vec!["snappy"]), (10, vec!["zstd"])],
+            "(rows, codecs)"
+        );
     }
 
+    /// Every partition of `w`, each to be relieved `how` (for `LakeWriter::relieve`).
     fn every_partition(w: &LakeWriter, how: Relief) -> HashMap<PartitionKey, Relief> {
         w.partitions.keys().map(|k| (k.clone(), how)).collect()
     }

@@ -2,20 +2,22 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
 };
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{BloomFilterPosition, EnabledStatistics, WriterProperties};
+use parquet::file::properties::{
+    BloomFilterPosition, EnabledStatistics, WriterProperties, WriterPropertiesBuilder,
+};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, TypePtr};
 use rayon::prelude::*;
 
 use crate::LakeError;
@@ -149,7 +151,6 @@ pub(crate) struct OpenFile {
     // parquet's TrackedWrite buffers already; no extra BufWriter per open file (thousands of
     // partitions may be open at once)
     writer: SerializedFileWriter<File>,
-    factory: ArrowRowGroupWriterFactory,
     row_groups: usize,
     temp: PathBuf,
     /// The file's name in errors: its final path in the lake, and where it is being written.
@@ -192,28 +193,110 @@ fn leaf_counts() -> &'static [usize] {
 /// See docs/performance.md.
 const SMALL_ROW_GROUP_ROWS: usize = 100;
 
-/// Column writers with snappy pages, for row groups under [`SMALL_ROW_GROUP_ROWS`]. Built once
-/// from the lake's writer properties: their zstd level is all that varies, and snappy has none.
-fn small_group_writers() -> &'static ArrowRowGroupWriterFactory {
-    static F: std::sync::OnceLock<ArrowRowGroupWriterFactory> = std::sync::OnceLock::new();
-    F.get_or_init(|| {
-        let mut b = WriterProperties::into_builder(writer_properties(2))
-            .set_compression(Compression::SNAPPY);
-        // a filter starts at the size for its column's most distinct values and is folded down
-        // when the row group ends: start at the size these rows can need
-        for (c, _) in BLOOM_FILTERS {
-            b = b.set_column_bloom_filter_max_ndv(path(c), SMALL_ROW_GROUP_ROWS as u64);
+/// Row groups written in one go with fewer rows than this (and at least
+/// [`SMALL_ROW_GROUP_ROWS`]) keep zstd only on the [`BULKY`] and [`NEAR_UNIQUE`] columns, and
+/// get snappy on the rest, and bloom filters sized for at most this many values. In a group
+/// of a few thousand rows the other columns are a few KB each (dictionary indices, nulls),
+/// where zstd saves next to nothing and its contexts cost more than the encoding (see
+/// [`SMALL_ROW_GROUP_ROWS`]): 23 column chunks get contexts instead of 70. An organization
+/// trail (1,591 row groups of 100 to 9,999 rows) took 14% less user CPU for a 0.33% larger
+/// lake (docs/performance.md). A daemon's files, sealed by age, are row groups of this size.
+const MEDIUM_ROW_GROUP_ROWS: usize = 10_000;
+
+/// Columns that hold most of the bytes of a row group besides the [`NEAR_UNIQUE`] ones:
+/// principals, keys, resources, times, agents and addresses, with many distinct values.
+/// Together with the near-unique columns they held 91% of the compressed bytes of an
+/// organization trail's row groups of 100 to 9,999 rows; zstd left the other 47 columns at 87%
+/// of their size there.
+const BULKY: &[&str] = &[
+    "eventTime",
+    "userAgent",
+    "sourceIPAddress",
+    "errorMessage",
+    "userIdentity.principalId",
+    "userIdentity.arn",
+    "userIdentity.accessKeyId",
+    "userIdentity.sessionContext.attributes.creationDate",
+    "userIdentity.sessionContext.sessionIssuer.principalId",
+    "userIdentity.sessionContext.sessionIssuer.arn",
+    "resources.list.element.ARN",
+    "resources.list.element.ARNPrefix",
+    "tlsDetails.clientProvidedHostHeader",
+];
+
+/// How every file of a lake is encoded: its writer properties, its Parquet schema (converted
+/// from the Arrow schema once, not for every file: an organization trail writes thousands),
+/// and column writers for each size of row group (see [`Encoding::writers`]).
+pub(crate) struct Encoding {
+    props: Arc<WriterProperties>,
+    schema: TypePtr,
+    /// zstd on every column: row groups fed in parts, or of [`MEDIUM_ROW_GROUP_ROWS`] or more.
+    large: ArrowRowGroupWriterFactory,
+    medium: ArrowRowGroupWriterFactory,
+    small: ArrowRowGroupWriterFactory,
+}
+
+impl Encoding {
+    pub(crate) fn new(zstd_level: i32) -> Result<Encoding, LakeError> {
+        let perr = |e| LakeError::parquet("the lake's Parquet schema", e);
+        let props = writer_properties(zstd_level);
+        let schema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&trailpipe_record::schema())
+            .map_err(perr)?
+            .root_schema_ptr();
+        let factory = |props: WriterProperties| {
+            let sink = SerializedFileWriter::new(std::io::sink(), schema.clone(), Arc::new(props))?;
+            Ok(ArrowRowGroupWriterFactory::new(
+                &sink,
+                trailpipe_record::schema(),
+            ))
+        };
+        // a bloom filter starts at the size for its column's most distinct values and is folded
+        // down when the row group ends: start at the size these rows can need
+        let at_most = |rows: usize, mut b: WriterPropertiesBuilder| {
+            for (c, ndv) in BLOOM_FILTERS {
+                b = b.set_column_bloom_filter_max_ndv(path(c), (*ndv).min(rows as u64));
+            }
+            b
+        };
+        let small = at_most(
+            SMALL_ROW_GROUP_ROWS,
+            props
+                .clone()
+                .into_builder()
+                .set_compression(Compression::SNAPPY),
+        );
+        let mut medium = at_most(
+            MEDIUM_ROW_GROUP_ROWS,
+            props
+                .clone()
+                .into_builder()
+                .set_compression(Compression::SNAPPY),
+        );
+        for c in NEAR_UNIQUE.iter().chain(BULKY) {
+            medium = medium.set_column_compression(path(c), props.compression(&path(c)));
         }
-        let props = b.build();
-        let options = ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let (_, factory) =
-            ArrowWriter::try_new_with_options(std::io::sink(), trailpipe_record::schema(), options)
-                .and_then(ArrowWriter::into_serialized_writer)
-                .expect("the lake's writer properties are valid");
-        factory
-    })
+        Ok(Encoding {
+            large: factory(props.clone()).map_err(perr)?,
+            medium: factory(medium.build()).map_err(perr)?,
+            small: factory(small.build()).map_err(perr)?,
+            props: Arc::new(props),
+            schema,
+        })
+    }
+
+    /// Column writers for a row group of `rows` rows written in one go (`whole`), or fed in
+    /// parts, where its size is not known when it starts.
+    fn writers(&self, rows: usize, whole: bool) -> &ArrowRowGroupWriterFactory {
+        if !whole || rows >= MEDIUM_ROW_GROUP_ROWS {
+            &self.large
+        } else if rows >= SMALL_ROW_GROUP_ROWS {
+            &self.medium
+        } else {
+            &self.small
+        }
+    }
 }
 
 impl OpenFile {
@@ -221,22 +304,17 @@ impl OpenFile {
     pub(crate) fn create(
         temp: PathBuf,
         path: &str,
-        props: &WriterProperties,
+        encoding: &Encoding,
     ) -> Result<OpenFile, LakeError> {
         let label = file_label(path, &temp);
         let file = File::create(&temp).map_err(|e| LakeError::file_io(&label, e))?;
         // no ARROW:schema in the footer: the Parquet schema says everything our readers,
         // DuckDB and Athena need, and every query reads every footer again
-        let options = ArrowWriterOptions::new()
-            .with_properties(props.clone())
-            .with_skip_arrow_metadata(true);
-        let (writer, factory) =
-            ArrowWriter::try_new_with_options(file, trailpipe_record::schema(), options)
-                .and_then(ArrowWriter::into_serialized_writer)
+        let writer =
+            SerializedFileWriter::new(file, encoding.schema.clone(), encoding.props.clone())
                 .map_err(|e| LakeError::parquet(&label, e))?;
         Ok(OpenFile {
             writer,
-            factory,
             row_groups: 0,
             temp,
             label,
@@ -249,12 +327,13 @@ impl OpenFile {
     /// hold. Encoded rows take about a quarter of their Arrow memory (dictionary indices,
     /// compressed pages), so memory pressure can move rows here without ending the row group:
     /// a partition's rows stay one row group, which is what queries read fastest. `whole` says
-    /// that if `batches` start a row group they are all its rows (it ends next), so a small one
-    /// can get snappy pages.
+    /// that if `batches` start a row group they are all its rows (it ends next), so its column
+    /// writers can suit its size ([`Encoding::writers`]).
     pub(crate) fn feed(
         &mut self,
         batches: Vec<RecordBatch>,
         whole: bool,
+        encoding: &Encoding,
     ) -> Result<u64, LakeError> {
         let label = &self.label;
         let perr = |e| LakeError::parquet(label, e);
@@ -262,12 +341,8 @@ impl OpenFile {
             Some(groups) => groups,
             None => {
                 let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                let factory = if whole && rows < SMALL_ROW_GROUP_ROWS {
-                    small_group_writers()
-                } else {
-                    &self.factory
-                };
-                let mut writers = factory
+                let mut writers = encoding
+                    .writers(rows, whole)
                     .create_column_writers(self.row_groups)
                     .map_err(perr)?
                     .into_iter();
@@ -437,26 +512,43 @@ pub(crate) mod tests {
         r.partitions.remove(0).batch
     }
 
-    /// Each row group of the Parquet file at `path`: its rows, and its column chunks' codecs
-    /// in column order, repeats removed (the footer names the codec, not the zstd level).
+    /// Each row group of the Parquet file at `path`: its rows, and the codecs of its column
+    /// chunks, sorted, repeats removed (the footer names the codec, not the zstd level).
     pub(crate) fn codecs(path: &std::path::Path) -> Vec<(i64, Vec<&'static str>)> {
+        zstd_columns(path)
+            .into_iter()
+            .map(|(rows, zstd, others)| {
+                let mut c = Vec::new();
+                if others > 0 {
+                    c.push("snappy");
+                }
+                if !zstd.is_empty() {
+                    c.push("zstd");
+                }
+                (rows, c)
+            })
+            .collect()
+    }
+
+    /// Each row group of the Parquet file at `path`: its rows, its zstd columns (dotted paths,
+    /// sorted), and how many columns are snappy. Any other codec fails.
+    fn zstd_columns(path: &std::path::Path) -> Vec<(i64, Vec<String>, usize)> {
         let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
         reader
             .metadata()
             .row_groups()
             .iter()
             .map(|rg| {
-                let mut c: Vec<&str> = rg
-                    .columns()
-                    .iter()
-                    .map(|c| match c.compression() {
-                        Compression::SNAPPY => "snappy",
-                        Compression::ZSTD(_) => "zstd",
-                        _ => "other",
-                    })
-                    .collect();
-                c.dedup();
-                (rg.num_rows(), c)
+                let (mut zstd, mut snappy) = (Vec::new(), 0);
+                for c in rg.columns() {
+                    match c.compression() {
+                        Compression::SNAPPY => snappy += 1,
+                        Compression::ZSTD(_) => zstd.push(c.column_path().string()),
+                        other => panic!("{}: {other}", c.column_path().string()),
+                    }
+                }
+                zstd.sort();
+                (rg.num_rows(), zstd, snappy)
             })
             .collect()
     }
@@ -467,8 +559,9 @@ pub(crate) mod tests {
         let batch = batch_of(doc);
         let dir = crate::writer::tests::tempdir();
         let temp = dir.join("f.tmp");
-        let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
-        f.feed(vec![batch], whole).unwrap();
+        let encoding = Encoding::new(2).unwrap();
+        let mut f = OpenFile::create(temp.clone(), "p", &encoding).unwrap();
+        f.feed(vec![batch], whole, &encoding).unwrap();
         f.close(Vec::new()).unwrap();
         (dir, temp)
     }
@@ -478,10 +571,11 @@ pub(crate) mod tests {
     #[test]
     fn bloom_filters_cover_the_columns_searched_by_value() {
         let value = |c: &str, i: usize| format!("{}-{i}", c.rsplit('.').next().unwrap());
-        let mut doc = String::from(r#"{"Records":["#);
-        for i in 0..50 {
-            let v = |c: &str| value(c, i);
-            doc.push_str(&format!(
+        let doc_of = |rows: usize| {
+            let mut doc = String::from(r#"{"Records":["#);
+            for i in 0..rows {
+                let v = |c: &str| value(c, i);
+                doc.push_str(&format!(
                 r#"{}{{"eventTime":"2024-01-01T00:00:00Z","eventID":"{}","eventName":"{}","eventSource":"{}","errorCode":"{}","recipientAccountId":"{}","sourceIPAddress":"{}","vpcEndpointId":"{}","userIdentity":{{"type":"{}","accountId":"{}","arn":"{}","userName":"{}","accessKeyId":"{}","sessionContext":{{"sessionIssuer":{{"arn":"{}","userName":"{}"}}}}}},"resources":[{{"ARN":"{}"}}],"awsRegion":"us-east-1"}}"#,
                 if i > 0 { "," } else { "" },
                 v("eventID"),
@@ -500,11 +594,13 @@ pub(crate) mod tests {
                 v("sessionIssuer.userName"),
                 v("ARN"),
             ));
-        }
-        doc.push_str("]}");
-        // fed, and written in one go (small row groups have their own writers)
-        for whole in [false, true] {
-            let (dir, temp) = written(doc.as_bytes(), whole);
+            }
+            doc.push_str("]}");
+            doc
+        };
+        // fed, and written in one go (small and medium row groups have writers of their own)
+        for (rows, whole) in [(50, false), (50, true), (SMALL_ROW_GROUP_ROWS, true)] {
+            let (dir, temp) = written(doc_of(rows).as_bytes(), whole);
             let options = ReadOptionsBuilder::new()
                 .with_reader_properties(
                     ReaderProperties::builder()
@@ -554,10 +650,14 @@ pub(crate) mod tests {
                 let filter = rg
                     .get_column_bloom_filter(i)
                     .unwrap_or_else(|| panic!("no bloom filter on {c}"));
-                for i in 0..50 {
+                for i in 0..rows {
                     assert!(filter.check(value(c, i).as_str()), "{c}: {}", value(c, i));
                 }
-                assert!(!filter.check("absent"), "{c}");
+                // 1% false positives: a few of 50 absent values may pass, not most
+                let passed = (0..50)
+                    .filter(|i| filter.check(format!("absent-{i}").as_str()))
+                    .count();
+                assert!(passed <= 5, "{c}: {passed} of 50 absent values pass");
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -610,10 +710,12 @@ pub(crate) mod tests {
         }
     }
 
-    /// A row group written in one go with fewer than [`SMALL_ROW_GROUP_ROWS`] rows gets snappy
-    /// pages; a larger one, or one fed in parts, zstd. Every row reads back.
+    /// A row group's codecs follow its size when it is written in one go: snappy under
+    /// [`SMALL_ROW_GROUP_ROWS`] rows; zstd on the near-unique and bulky columns only under
+    /// [`MEDIUM_ROW_GROUP_ROWS`]; zstd everywhere from there, and on any row group fed in
+    /// parts. Every row reads back.
     #[test]
-    fn small_row_groups_written_whole_get_snappy_pages() {
+    fn row_groups_written_whole_get_codecs_by_size() {
         let batch = |n: usize, from: usize| {
             let records: Vec<String> = (from..from + n)
                 .map(|i| {
@@ -627,28 +729,74 @@ pub(crate) mod tests {
         let small = SMALL_ROW_GROUP_ROWS - 1;
         let dir = crate::writer::tests::tempdir();
         let temp = dir.join("f.tmp");
-        let mut f = OpenFile::create(temp.clone(), "p", &writer_properties(2)).unwrap();
-        // whole and small; whole at the limit; small but fed in two parts
-        f.feed(vec![batch(small, 0)], true).unwrap();
-        f.finish_row_group().unwrap();
-        f.feed(vec![batch(SMALL_ROW_GROUP_ROWS, small)], true)
-            .unwrap();
-        f.finish_row_group().unwrap();
-        let at = small + SMALL_ROW_GROUP_ROWS;
-        f.feed(vec![batch(2, at)], false).unwrap();
-        f.feed(vec![batch(3, at + 2)], false).unwrap();
+        let encoding = Encoding::new(2).unwrap();
+        let mut f = OpenFile::create(temp.clone(), "p", &encoding).unwrap();
+        // whole: small; medium, at both limits; large; then small but fed in two parts
+        let mut at = 0;
+        for rows in [
+            small,
+            SMALL_ROW_GROUP_ROWS,
+            MEDIUM_ROW_GROUP_ROWS - 1,
+            MEDIUM_ROW_GROUP_ROWS,
+        ] {
+            f.feed(vec![batch(rows, at)], true, &encoding).unwrap();
+            f.finish_row_group().unwrap();
+            at += rows;
+        }
+        f.feed(vec![batch(2, at)], false, &encoding).unwrap();
+        f.feed(vec![batch(3, at + 2)], false, &encoding).unwrap();
         f.finish_row_group().unwrap();
         f.close(Vec::new()).unwrap();
 
-        let codecs = codecs(&temp);
+        let all = leaf_counts().iter().sum::<usize>();
+        let mut some: Vec<String> = NEAR_UNIQUE
+            .iter()
+            .chain(BULKY)
+            .map(|c| c.to_string())
+            .collect();
+        some.sort();
+        let every = |rows| {
+            let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
+            let mut every: Vec<String> = reader
+                .metadata()
+                .row_group(0)
+                .columns()
+                .iter()
+                .map(|c| c.column_path().string())
+                .collect();
+            every.sort();
+            (rows as i64, every, 0)
+        };
         assert_eq!(
-            codecs,
+            zstd_columns(&temp),
             vec![
-                (small as i64, vec!["snappy"]),
-                (SMALL_ROW_GROUP_ROWS as i64, vec!["zstd"]),
-                (5, vec!["zstd"]),
+                (small as i64, Vec::new(), all),
+                (SMALL_ROW_GROUP_ROWS as i64, some.clone(), all - some.len()),
+                (
+                    (MEDIUM_ROW_GROUP_ROWS - 1) as i64,
+                    some.clone(),
+                    all - some.len()
+                ),
+                every(MEDIUM_ROW_GROUP_ROWS),
+                every(5),
             ]
         );
+        // the medium writers keep the lake's other settings: statistics where they prune
+        let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
+        let with_stats = |rg: usize| -> Vec<String> {
+            reader
+                .metadata()
+                .row_group(rg)
+                .columns()
+                .iter()
+                .filter(|c| c.statistics().is_some())
+                .map(|c| c.column_path().string())
+                .collect()
+        };
+        assert_eq!(with_stats(1), with_stats(3));
+        assert!(with_stats(1).contains(&"eventTime".to_string()));
+        let at = at + 5;
+        assert_eq!(at, reader.metadata().file_metadata().num_rows() as usize);
         let ids: Vec<String> = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
             File::open(&temp).unwrap(),
             1024,
@@ -667,7 +815,7 @@ pub(crate) mod tests {
             ids
         })
         .collect();
-        let expected: Vec<String> = (0..at + 5).map(|i| format!("e{i}")).collect();
+        let expected: Vec<String> = (0..at).map(|i| format!("e{i}")).collect();
         assert_eq!(ids, expected);
         let _ = std::fs::remove_dir_all(&dir);
     }

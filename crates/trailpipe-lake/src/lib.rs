@@ -17,10 +17,12 @@
 //! * [`ledger`] claims a source object's rows per partition before they are buffered, so
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
 //!
-//! Files are zstd Parquet (snappy for row groups of under 100 rows) with dictionaries on low-cardinality columns, statistics on the
-//! columns whose range can prune (`eventTime`, the flags, the event category), bloom filters on
-//! the columns CloudTrail is searched by value, no page index, and key-value metadata naming
-//! the trailpipe version and the source objects the file holds.
+//! Files are zstd Parquet (a row group written in one go: snappy under 100 rows; under
+//! 10,000 rows zstd only on its bulky columns, snappy on the rest), with dictionaries on
+//! low-cardinality columns, statistics on the columns whose range can prune (`eventTime`, the
+//! flags, the event category), bloom filters on the columns CloudTrail is searched by value, no
+//! page index, and key-value metadata naming the trailpipe version and the source objects the
+//! file holds.
 
 mod encode;
 pub mod ledger;

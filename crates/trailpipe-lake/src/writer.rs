@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, RecordBatch};
 use arrow_data::ArrayData;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
-use crate::encode::{file_label, sync_all, writer_properties, OpenFile};
+use crate::encode::{file_label, sync_all, Encoding, OpenFile};
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -244,10 +243,10 @@ impl Partition {
     fn encode_pending(
         &mut self,
         spool: &std::path::Path,
-        props: &WriterProperties,
+        encoding: &Encoding,
     ) -> Result<u64, LakeError> {
         // a row group that starts here ends here: these are all its rows
-        self.feed_pending(spool, props, true)?;
+        self.feed_pending(spool, encoding, true)?;
         let Some(file) = self.file.as_mut() else {
             return Ok(0);
         };
@@ -263,7 +262,7 @@ impl Partition {
     fn feed_pending(
         &mut self,
         spool: &std::path::Path,
-        props: &WriterProperties,
+        encoding: &Encoding,
         whole: bool,
     ) -> Result<(), LakeError> {
         if self.pending.is_empty() {
@@ -271,13 +270,13 @@ impl Partition {
         }
         if self.file.is_none() {
             let temp = spool.join(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
-            self.file = Some(OpenFile::create(temp, &self.path, props)?);
+            self.file = Some(OpenFile::create(temp, &self.path, encoding)?);
         }
         let batches = std::mem::take(&mut self.pending);
         self.fed_bytes += self.pending_bytes;
         self.pending_bytes = 0;
         let file = self.file.as_mut().expect("opened above");
-        self.writer_bytes = file.feed(batches, whole)?;
+        self.writer_bytes = file.feed(batches, whole, encoding)?;
         Ok(())
     }
 }
@@ -313,7 +312,7 @@ impl Held {
 /// consistent: the caller must [`discard_all`](LakeWriter::discard_all) and retry the units.
 pub struct LakeWriter {
     config: WriterConfig,
-    props: WriterProperties,
+    encoding: Encoding,
     partitions: HashMap<PartitionKey, Partition>,
     pending_bytes: u64,
     /// Memory of the row groups in progress (their column writers), across partitions.
@@ -328,10 +327,10 @@ impl LakeWriter {
     pub fn new(config: WriterConfig) -> Result<LakeWriter, LakeError> {
         std::fs::create_dir_all(&config.spool_dir)
             .map_err(|e| LakeError::io(&config.spool_dir, e))?;
-        let props = writer_properties(config.zstd_level);
+        let encoding = Encoding::new(config.zstd_level)?;
         Ok(LakeWriter {
             config,
-            props,
+            encoding,
             partitions: HashMap::new(),
             pending_bytes: 0,
             writer_bytes: 0,
@@ -440,7 +439,7 @@ impl LakeWriter {
         };
         self.pending_bytes -= p.pending_bytes;
         self.writer_bytes -= p.writer_bytes;
-        let written = p.encode_pending(&self.config.spool_dir, &self.props)?;
+        let written = p.encode_pending(&self.config.spool_dir, &self.encoding)?;
         if written >= self.config.target_file_bytes {
             return self.seal(key);
         }
@@ -545,7 +544,7 @@ impl LakeWriter {
         chosen: &HashMap<PartitionKey, Relief>,
         seal: bool,
     ) -> Result<Vec<PartitionKey>, LakeError> {
-        let (spool, props) = (&self.config.spool_dir, &self.props);
+        let (spool, encoding) = (&self.config.spool_dir, &self.encoding);
         /// A partition relieved: what it held before and after, and the file's size if its
         /// row group was ended.
         type Relieved = (PartitionKey, Held, Held, Result<Option<u64>, LakeError>);
@@ -556,8 +555,8 @@ impl LakeWriter {
             .map(|(k, p, how)| {
                 let before = Held::of(p);
                 let size = match how {
-                    Relief::End => p.encode_pending(spool, props).map(Some),
-                    Relief::Feed => p.feed_pending(spool, props, false).map(|()| None),
+                    Relief::End => p.encode_pending(spool, encoding).map(Some),
+                    Relief::Feed => p.feed_pending(spool, encoding, false).map(|()| None),
                 };
                 (k.clone(), before, Held::of(p), size)
             })
@@ -609,11 +608,11 @@ impl LakeWriter {
             self.pending_bytes -= p.pending_bytes;
             self.writer_bytes -= p.writer_bytes;
         }
-        let (spool, props) = (&self.config.spool_dir, &self.props);
+        let (spool, encoding) = (&self.config.spool_dir, &self.encoding);
         let closed: Vec<Result<Option<(SealedFile, std::fs::File)>, LakeError>> = parts
             .into_par_iter()
             .map(|(key, mut p)| {
-                p.encode_pending(spool, props)?;
+                p.encode_pending(spool, encoding)?;
                 p.close(key)
             })
             .collect();

@@ -200,7 +200,7 @@ const SMALL_ROW_GROUP_ROWS: usize = 100;
 /// where zstd saves next to nothing and its contexts cost more than the encoding (see
 /// [`SMALL_ROW_GROUP_ROWS`]): 23 column chunks get contexts instead of 70. An organization
 /// trail (1,591 row groups of 100 to 9,999 rows) took 14% less user CPU for a 0.33% larger
-/// lake (docs/performance.md). A daemon's files, sealed by age, are row groups of this size.
+/// lake (docs/performance.md). A daemon's files sealed by age are often row groups of this size.
 const MEDIUM_ROW_GROUP_ROWS: usize = 10_000;
 
 /// Columns that hold most of the bytes of a row group besides the [`NEAR_UNIQUE`] ones:

@@ -554,7 +554,7 @@ pub(crate) mod tests {
     }
 
     /// A lake file of the records of `doc` (one partition), as one row group written in one go
-    /// (`whole`: a small one gets the small-group writers) or fed: its folder and its path.
+    /// (`whole`: it gets the column writers for its size) or fed: its folder and its path.
     fn written(doc: &[u8], whole: bool) -> (std::path::PathBuf, std::path::PathBuf) {
         let batch = batch_of(doc);
         let dir = crate::writer::tests::tempdir();
@@ -755,18 +755,15 @@ pub(crate) mod tests {
             .map(|c| c.to_string())
             .collect();
         some.sort();
-        let every = |rows| {
-            let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
-            let mut every: Vec<String> = reader
-                .metadata()
-                .row_group(0)
-                .columns()
-                .iter()
-                .map(|c| c.column_path().string())
-                .collect();
-            every.sort();
-            (rows as i64, every, 0)
-        };
+        let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
+        let mut every: Vec<String> = reader
+            .metadata()
+            .row_group(0)
+            .columns()
+            .iter()
+            .map(|c| c.column_path().string())
+            .collect();
+        every.sort();
         assert_eq!(
             zstd_columns(&temp),
             vec![
@@ -777,12 +774,11 @@ pub(crate) mod tests {
                     some.clone(),
                     all - some.len()
                 ),
-                every(MEDIUM_ROW_GROUP_ROWS),
-                every(5),
+                (MEDIUM_ROW_GROUP_ROWS as i64, every.clone(), 0),
+                (5, every, 0),
             ]
         );
         // the medium writers keep the lake's other settings: statistics where they prune
-        let reader = SerializedFileReader::new(File::open(&temp).unwrap()).unwrap();
         let with_stats = |rg: usize| -> Vec<String> {
             reader
                 .metadata()

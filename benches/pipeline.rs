@@ -1,8 +1,9 @@
 //! The end-to-end benchmark: on one synthetic corpus, in one run on one warm machine,
 //! the floor (gunzip; gunzip + simd-json tape, on all cores and on one), `trailpipe ingest`
 //! (all threads and one), and DuckDB converting the same corpus to the same partitions; then
-//! five queries over both lakes. It also measures how far the machine's cores scale at all
-//! (a loop that shares nothing), which bounds every thread-scaling ratio.
+//! five queries over both lakes (their time, and the bytes DuckDB reads). It also measures how
+//! far the machine's cores scale at all (a loop that shares nothing), which bounds every
+//! thread-scaling ratio.
 //! Each figure is the median of several runs; the report goes to `target/bench-report/`.
 //!
 //! `cargo build --release -p trailpipe && cargo bench --bench pipeline -- --corpus-mb 1000`
@@ -514,15 +515,21 @@ fn main() {
         tp1_wall / tp_wall,
         floor_parse_1t / floor_parse,
     ));
-    report.push_str("\n| query | trailpipe lake | DuckDB lake | rows |\n|---|---:|---:|---:|\n");
+    report.push_str(
+        "\n| query | trailpipe lake | DuckDB lake | rows | read from trailpipe lake | read from DuckDB lake |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
     for q in queries["queries"].as_array().unwrap() {
+        let mb = |k: &str| q[k].as_f64().unwrap_or(0.0) / 1e6;
         report.push_str(&format!(
-            "| {} | {:.1} ms | {:.1} ms | {} / {} |\n",
+            "| {} | {:.1} ms | {:.1} ms | {} / {} | {:.2} MB | {:.2} MB |\n",
             q["name"].as_str().unwrap(),
             q["a_ms"].as_f64().unwrap(),
             q["b_ms"].as_f64().unwrap(),
             q["a_rows"],
-            q["b_rows"]
+            q["b_rows"],
+            mb("a_read"),
+            mb("b_read"),
         ));
     }
     let layout = |tag: &str| {

@@ -355,7 +355,7 @@ impl OpenFile {
             }
         };
         // Each batch's rows are written in call order ([`order`]), a copy per column.
-        let orders: Vec<Option<Vec<usize>>> = batches
+        let orders: Vec<Option<arrow_array::UInt32Array>> = batches
             .par_iter()
             .map(|b| order::rows(b.columns()))
             .collect();
@@ -378,7 +378,7 @@ impl OpenFile {
                 let field = schema.field(i);
                 for (a, order) in arrays.into_iter().zip(&orders) {
                     let a = match order {
-                        Some(rows) => order::gather(a.as_ref(), rows)?,
+                        Some(rows) => arrow_select::take::take(a.as_ref(), rows, None)?,
                         None => a,
                     };
                     let leaves = compute_leaves(field, &a)?;

@@ -13,26 +13,24 @@
 //! Pure CPU. Keys are ranked once per column from their distinct values, so the sort compares
 //! integers, not strings.
 
-use std::sync::Arc;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
-use arrow_array::{new_null_array, Array, ArrayRef, PrimitiveArray, StringArray, StructArray};
-use arrow_buffer::{NullBuffer, NullBufferBuilder, OffsetBuffer};
-use arrow_schema::{ArrowError, DataType};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, StringArray, StructArray, UInt32Array};
 
 /// The rows of a batch (its columns, in the lake schema's order) in the order they are to be
-/// written; `None` if that is the order they are in (or the columns are not the lake's).
-pub(crate) fn rows(columns: &[ArrayRef]) -> Option<Vec<usize>> {
+/// written, as indices for arrow's `take`; `None` if that is the order they are in (or the
+/// columns are not the lake's).
+pub(crate) fn rows(columns: &[ArrayRef]) -> Option<UInt32Array> {
     let keys = Keys::of(columns)?;
     let source = ranks(keys.source, |_| true);
     let name = ranks(keys.name, |_| true);
     // an ARN under a null `userIdentity` is no value
     let arn = ranks(keys.arn, |r| keys.identity.is_valid(r));
-    let mut rows: Vec<(u32, u32, u32, Option<i64>, usize)> = (0..keys.time.len())
+    let mut rows: Vec<(u32, u32, u32, Option<i64>, u32)> = (0..keys.time.len())
         .map(|r| {
             let t = keys.time.is_valid(r).then(|| keys.time.value(r));
-            (source[r], name[r], arn[r], t, r)
+            // a batch is a decode job's rows: far fewer than 2^32
+            (source[r], name[r], arn[r], t, r as u32)
         })
         .collect();
     if rows.is_sorted() {
@@ -40,74 +38,7 @@ pub(crate) fn rows(columns: &[ArrayRef]) -> Option<Vec<usize>> {
     }
     // the row number last: equal keys keep arrival order, so the unstable sort is deterministic
     rows.sort_unstable();
-    Some(rows.into_iter().map(|k| k.4).collect())
-}
-
-/// `array`'s values at `rows`, as a new array: arrow's `take`, with the common cases of this
-/// schema made cheaper, since every value of every row passes through here: a column with no
-/// value (most of the optional fields) is not read, and strings are gathered in one pass over
-/// the rows and one copy of each value.
-pub(crate) fn gather(array: &dyn Array, rows: &[usize]) -> Result<ArrayRef, ArrowError> {
-    if array.null_count() == array.len() {
-        return Ok(new_null_array(array.data_type(), rows.len()));
-    }
-    match array.data_type() {
-        DataType::Utf8 => Ok(Arc::new(gather_strings(array.as_string::<i32>(), rows)?)),
-        DataType::Struct(fields) => {
-            let s = array.as_struct();
-            let children = s
-                .columns()
-                .iter()
-                .map(|c| gather(c.as_ref(), rows))
-                .collect::<Result<Vec<_>, _>>()?;
-            let nulls = gather_nulls(array, rows);
-            Ok(Arc::new(StructArray::try_new(
-                fields.clone(),
-                children,
-                nulls,
-            )?))
-        }
-        _ => {
-            let indices =
-                arrow_array::UInt32Array::from_iter_values(rows.iter().map(|&r| r as u32));
-            arrow_select::take::take(array, &indices, None)
-        }
-    }
-}
-
-fn gather_nulls(array: &dyn Array, rows: &[usize]) -> Option<NullBuffer> {
-    array.nulls()?;
-    let mut nulls = NullBufferBuilder::new(rows.len());
-    for &r in rows {
-        nulls.append(array.is_valid(r));
-    }
-    nulls.finish()
-}
-
-fn gather_strings(array: &StringArray, rows: &[usize]) -> Result<StringArray, ArrowError> {
-    let (o, v) = (array.value_offsets(), array.value_data());
-    let mut offsets = Vec::with_capacity(rows.len() + 1);
-    offsets.push(0i32);
-    let mut end = 0usize;
-    for &r in rows {
-        end += (o[r + 1] - o[r]) as usize;
-        offsets.push(i32::try_from(end).map_err(|_| ArrowError::OffsetOverflowError(end))?);
-    }
-    let mut values = Vec::with_capacity(end);
-    for &r in rows {
-        values.extend_from_slice(&v[o[r] as usize..o[r + 1] as usize]);
-    }
-    let nulls = gather_nulls(array, rows);
-    // SAFETY: the offsets start at 0, never decrease and end at `values.len()`, and each value
-    // is a whole value of a string array, so valid UTF-8 (a validating constructor would read
-    // every byte again)
-    Ok(unsafe {
-        StringArray::new_unchecked(
-            OffsetBuffer::new_unchecked(offsets.into()),
-            values.into(),
-            nulls,
-        )
-    })
+    Some(UInt32Array::from_iter_values(rows.into_iter().map(|k| k.4)))
 }
 
 /// A batch's sort key columns; `None` if the columns are not the lake schema's.
@@ -136,7 +67,7 @@ impl<'a> Keys<'a> {
 /// Each row's rank among the distinct values of a string column: 0 for null (or where `valid`
 /// says there is no value), then 1.. in byte order.
 fn ranks(array: &StringArray, valid: impl Fn(usize) -> bool) -> Vec<u32> {
-    // foldhash: SipHash was a fifth of the ordering's cost
+    // foldhash: SipHash was a third of the ordering's cost
     let mut ids: foldhash::HashMap<&str, u32> = Default::default();
     let mut distinct: Vec<&str> = Vec::new();
     let ids_of_rows: Vec<u32> = (0..array.len())
@@ -206,7 +137,7 @@ mod tests {
         let sorted: Vec<ArrayRef> = b
             .columns()
             .iter()
-            .map(|c| gather(c.as_ref(), &order).unwrap())
+            .map(|c| arrow_select::take::take(c.as_ref(), &order, None).unwrap())
             .collect();
         let sorted = RecordBatch::try_new(b.schema(), sorted).unwrap();
         // iam before s3; CopyObject before GetObject; no principal first, then arn:a by time,
@@ -225,19 +156,9 @@ mod tests {
 
     #[test]
     fn columns_of_another_shape_are_left_alone() {
-        let a: ArrayRef = Arc::new(StringArray::from(vec!["z", "a"]));
+        let a: ArrayRef = std::sync::Arc::new(StringArray::from(vec!["z", "a"]));
         assert_eq!(rows(&[a.clone(), a]), None);
         assert_eq!(rows(&[]), None);
-    }
-
-    #[test]
-    fn gathered_strings_keep_values_and_nulls() {
-        let a = StringArray::from(vec![Some("m"), None, Some(""), Some("bb")]);
-        let g = gather(&a, &[3, 1, 0, 2, 3]).unwrap();
-        let expected = StringArray::from(vec![Some("bb"), None, Some("m"), Some(""), Some("bb")]);
-        assert_eq!(g.as_string::<i32>(), &expected);
-        let none = StringArray::from(vec![None::<&str>, None]);
-        assert_eq!(gather(&none, &[1, 0, 1]).unwrap().null_count(), 3);
     }
 
     #[test]

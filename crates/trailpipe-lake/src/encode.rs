@@ -20,7 +20,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, TypePtr};
 use rayon::prelude::*;
 
-use crate::{order, LakeError};
+use crate::LakeError;
 
 /// The only columns with statistics (min, max, nulls; per column chunk, no page index). A row
 /// group is one partition's day (or a `--row-group-mb` slice of it): partitions prune account,
@@ -354,11 +354,6 @@ impl OpenFile {
                 )
             }
         };
-        // Each batch's rows are written in call order ([`order`]), a copy per column.
-        let orders: Vec<Option<arrow_array::UInt32Array>> = batches
-            .par_iter()
-            .map(|b| order::rows(b.columns()))
-            .collect();
         // Column by column, each column's arrays owned by its task and dropped as soon as
         // they are written: the rows' Arrow memory is freed while their encoded form grows,
         // not after (docs/performance.md, "The peak is a relief's encode": peak RSS 1 GB
@@ -376,11 +371,7 @@ impl OpenFile {
             .enumerate()
             .try_for_each(|(i, (group, arrays))| {
                 let field = schema.field(i);
-                for (a, order) in arrays.into_iter().zip(&orders) {
-                    let a = match order {
-                        Some(rows) => arrow_select::take::take(a.as_ref(), rows, None)?,
-                        None => a,
-                    };
+                for a in arrays {
                     let leaves = compute_leaves(field, &a)?;
                     for (w, leaf) in group.iter_mut().zip(leaves) {
                         w.write(&leaf)?;
@@ -573,44 +564,6 @@ pub(crate) mod tests {
         f.feed(vec![batch], whole, &encoding).unwrap();
         f.close(Vec::new()).unwrap();
         (dir, temp)
-    }
-
-    /// A batch's rows reach the file in call order (`order`), whether the row group is fed or
-    /// written whole.
-    #[test]
-    fn rows_are_written_in_call_order() {
-        let record = |name: &str, arn: &str, id: &str| {
-            format!(
-                r#"{{"eventTime":"2024-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"{name}","eventID":"{id}","userIdentity":{{"arn":"{arn}"}},"awsRegion":"us-east-1"}}"#
-            )
-        };
-        let doc = format!(
-            r#"{{"Records":[{},{},{},{}]}}"#,
-            record("PutRolePolicy", "arn:b", "1"),
-            record("DeleteRole", "arn:b", "2"),
-            record("PutRolePolicy", "arn:a", "3"),
-            record("DeleteRole", "arn:a", "4"),
-        );
-        for whole in [false, true] {
-            let (_dir, temp) = written(doc.as_bytes(), whole);
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                File::open(&temp).unwrap(),
-            )
-            .unwrap()
-            .build()
-            .unwrap();
-            let mut ids = Vec::new();
-            for b in reader {
-                let b = b.unwrap();
-                let c = b.column_by_name("eventID").unwrap();
-                let c = c
-                    .as_any()
-                    .downcast_ref::<arrow_array::StringArray>()
-                    .unwrap();
-                ids.extend(c.iter().map(|v| v.unwrap().to_string()));
-            }
-            assert_eq!(ids, ["4", "2", "3", "1"], "whole: {whole}");
-        }
     }
 
     /// The columns CloudTrail is searched by get a bloom filter in every row group, holding the

@@ -17,8 +17,8 @@
 //! * [`ledger`] claims a source object's rows per partition before they are buffered, so
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
 //!
-//! Rows are written batch by batch, each batch in call order (`eventSource`, `eventName`,
-//! `userIdentity.arn`, `eventTime`; see `order`), which makes the files about a tenth smaller.
+//! Rows are written batch by batch, in the order given (the decoder gives each object's rows
+//! in call order, which makes the files about a tenth smaller).
 //! Files are zstd Parquet (a row group written in one go: snappy under 100 rows; under
 //! 10,000 rows zstd only on its bulky columns, snappy on the rest), with dictionaries on
 //! low-cardinality columns, statistics on the columns whose range can prune (`eventTime`, the
@@ -28,7 +28,6 @@
 
 mod encode;
 pub mod ledger;
-mod order;
 mod store;
 mod writer;
 

@@ -29,11 +29,16 @@
 //!   thread). Several small objects can share one set of builders ([`Decoder::add`], then
 //!   [`Decoder::take_rows`]): each batch has a fixed cost however few rows it holds, and a
 //!   delivery is typically a few hundred records. [`ObjectRows`] say whose rows are whose.
+//! * **Rows in call order**: each object's records become rows sorted by `eventSource`,
+//!   `eventName`, `userIdentity.arn` and `eventTime` (`order`), sorted on the tape before
+//!   they are appended: rows of one API call by one principal side by side make the lake about
+//!   a tenth smaller, and sorting the tape positions costs no copy.
 
 mod columns;
 mod decode;
 mod inflate;
 mod json;
+mod order;
 mod partition;
 mod rebuild;
 mod schema;

@@ -28,7 +28,8 @@ def connect(lake):
 probe = connect(lakes[0])
 day = probe.execute("SELECT max(\"date\") FROM cloudtrail").fetchone()[0]
 arn = probe.execute("SELECT userIdentity.arn FROM cloudtrail WHERE userIdentity.type = 'AssumedRole' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
-role = probe.execute("SELECT json_extract_string(requestParameters, '$.roleName') FROM cloudtrail WHERE eventName = 'DeleteRole' LIMIT 1").fetchone()
+# the role deleted most often (ties by name): not the first row's, which moves with row order
+role = probe.execute("SELECT json_extract_string(requestParameters, '$.roleName') FROM cloudtrail WHERE eventName = 'DeleteRole' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()
 role = role[0] if role else "none"
 first_day = probe.execute("SELECT min(\"date\") FROM cloudtrail").fetchone()[0]
 queries = [

@@ -505,7 +505,7 @@ pub(crate) mod tests {
     use trailpipe_record::{DecodeOptions, Decoded, Decoder};
 
     /// The rows of `doc`, a delivery whose records fall in one partition.
-    pub(crate) fn batch_of(doc: &[u8]) -> RecordBatch {
+    fn batch_of(doc: &[u8]) -> RecordBatch {
         let Ok(Decoded::Records(mut r)) = Decoder::new(DecodeOptions::default()).decode(doc) else {
             panic!("decodes")
         };

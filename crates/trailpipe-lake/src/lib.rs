@@ -18,7 +18,7 @@
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.
 //!
 //! Rows are written batch by batch, in the order given (the decoder gives each object's rows
-//! in call order, which makes the files about a tenth smaller).
+//! in call order, which makes the files about 8% smaller).
 //! Files are zstd Parquet (a row group written in one go: snappy under 100 rows; under
 //! 10,000 rows zstd only on its bulky columns, snappy on the rest), with dictionaries on
 //! low-cardinality columns, statistics on the columns whose range can prune (`eventTime`, the

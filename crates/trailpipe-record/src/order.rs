@@ -66,7 +66,8 @@ fn call_key<'t>(record: &[Node<'t>]) -> CallKey<'t> {
             Node::String("userIdentity") => 8,
             _ => 0,
         };
-        if seen & bit == 0 {
+        // a key of the four, met for the first time
+        if bit != 0 && seen & bit == 0 {
             seen |= bit;
             match bit {
                 1 => source = string(value),

@@ -435,12 +435,10 @@ impl OpenFile {
         self.writer.bytes_written() as u64
     }
 
-    /// Writes the footer with the key-value metadata. The file is not yet synced to disk: the
-    /// caller syncs many files at once, off the encoding pool (see `sync_all`).
-    pub(crate) fn close(
-        mut self,
-        metadata: Vec<KeyValue>,
-    ) -> Result<(PathBuf, u64, File), LakeError> {
+    /// Writes the footer with the key-value metadata; returns the spool file and its size.
+    /// The file is not synced here: a local lake fsyncs it at commit, beside other commits,
+    /// and an S3 lake uploads it and needs no local copy on disk.
+    pub(crate) fn close(mut self, metadata: Vec<KeyValue>) -> Result<(PathBuf, u64), LakeError> {
         self.finish_row_group()?;
         for kv in metadata {
             self.writer.append_key_value_metadata(kv);
@@ -454,7 +452,7 @@ impl OpenFile {
             .metadata()
             .map_err(|e| LakeError::file_io(&label, e))?
             .len();
-        Ok((temp, size, file))
+        Ok((temp, size))
     }
 
     pub(crate) fn discard(self) {
@@ -466,34 +464,8 @@ impl OpenFile {
 
 /// How errors name a file under construction: its final path in the lake (which says the
 /// partition), and where it is being written.
-pub(crate) fn file_label(path: &str, temp: &std::path::Path) -> String {
+fn file_label(path: &str, temp: &std::path::Path) -> String {
     format!("{path} (being written at {})", temp.display())
-}
-
-/// Syncs closed files to disk, all at once on short-lived threads. An fsync waits on the disk,
-/// not the CPU: run inside the rayon pool it would idle an encoder for its whole duration (up
-/// to 40 ms per file at the end of a 1 GB ingest), and run one after another the waits would
-/// add up.
-/// `files` pairs each file with its name for errors ([`file_label`]).
-pub(crate) fn sync_all(files: Vec<(String, File)>) -> Result<(), LakeError> {
-    const THREADS: usize = 16;
-    let sync = |chunk: &[(String, File)]| {
-        chunk
-            .iter()
-            .try_for_each(|(label, f)| f.sync_all().map_err(|e| LakeError::file_io(label, e)))
-    };
-    if files.len() <= 1 {
-        return sync(&files);
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(files.len().div_ceil(THREADS))
-            .map(|chunk| s.spawn(move || sync(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })
 }
 
 #[cfg(test)]

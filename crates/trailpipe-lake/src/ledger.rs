@@ -289,6 +289,44 @@ mod tests {
             .exists("cloudtrail/account=1/x.parquet")
             .await
             .unwrap());
+        // a missing spool file is an error naming it, and nothing appears
+        let e = store
+            .commit(&temp, "cloudtrail/account=1/y.parquet")
+            .await
+            .unwrap_err();
+        assert_eq!((e.op, e.path.as_str()), ("commit", temp.to_str().unwrap()));
+        assert!(!store
+            .exists("cloudtrail/account=1/y.parquet")
+            .await
+            .unwrap());
+        // commits run at once, sharing and creating partition folders
+        let paths: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "cloudtrail/account={}/region=r{}/f{i}.parquet",
+                    i % 3,
+                    i % 7
+                )
+            })
+            .collect();
+        let store = std::sync::Arc::new(store);
+        let mut commits = tokio::task::JoinSet::new();
+        for (i, path) in paths.iter().enumerate() {
+            let temp = store.spool_dir().join(format!("{i}.tmp"));
+            std::fs::write(&temp, i.to_string()).unwrap();
+            let (store, path) = (store.clone(), path.clone());
+            commits.spawn(async move { store.commit(&temp, &path).await });
+        }
+        while let Some(r) = commits.join_next().await {
+            r.unwrap().unwrap();
+        }
+        for (i, path) in paths.iter().enumerate() {
+            assert_eq!(
+                store.get(path).await.unwrap().unwrap(),
+                i.to_string().as_bytes()
+            );
+        }
+        assert_eq!(std::fs::read_dir(store.spool_dir()).unwrap().count(), 0);
         assert_eq!(store.list("a").await.unwrap(), vec!["a/b.json".to_string()]);
         store.delete("a/b.json").await.unwrap();
         store.delete("a/b.json").await.unwrap();

@@ -11,8 +11,8 @@
 //!   ended first. A file is sealed at the target size, at the maximum age, or at the end.
 //!   Files are built in a spool folder under a name that does not end in `.parquet`, so no
 //!   reader ever sees a partial file.
-//! * [`Store`] makes a sealed file visible whole (local `rename`; S3 single PUT or completed
-//!   multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under
+//! * [`Store`] makes a sealed file visible whole (local fsync and `rename`; S3 single PUT or
+//!   completed multipart upload, implemented in `trailpipe-aws`) and holds bookkeeping under
 //!   `_trailpipe/`, which Athena (hidden `_` prefix) and `account=*` globs ignore.
 //! * [`ledger`] claims a source object's rows per partition before they are buffered, so
 //!   that redelivery, crashes and overlapping backfills neither lose nor duplicate rows.

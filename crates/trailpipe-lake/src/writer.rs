@@ -14,7 +14,7 @@ use parquet::file::metadata::KeyValue;
 use rayon::prelude::*;
 use trailpipe_record::PartitionKey;
 
-use crate::encode::{file_label, sync_all, Encoding, OpenFile};
+use crate::encode::{Encoding, OpenFile};
 use crate::LakeError;
 
 /// What one Arrow buffer costs besides the capacity `get_array_memory_size` reports: the
@@ -210,8 +210,8 @@ fn sources_json(sources: &[String]) -> String {
 
 impl Partition {
     /// Writes the footer (with the file's metadata) of a partition whose rows are all encoded;
-    /// returns the file still to be synced.
-    fn close(self, key: PartitionKey) -> Result<Option<(SealedFile, std::fs::File)>, LakeError> {
+    /// the file is not synced yet (the store does it at commit, if it keeps the file).
+    fn close(self, key: PartitionKey) -> Result<Option<SealedFile>, LakeError> {
         let Some(file) = self.file else {
             return Ok(None);
         };
@@ -223,7 +223,7 @@ impl Partition {
             KeyValue::new("trailpipe.sources".into(), sources_json(&self.sources)),
             KeyValue::new("trailpipe.rows".into(), self.rows.to_string()),
         ];
-        let (temp, bytes, handle) = file.close(metadata)?;
+        let (temp, bytes) = file.close(metadata)?;
         let sealed = SealedFile {
             path: self.path,
             temp,
@@ -234,7 +234,7 @@ impl Partition {
             claim_deadline_ms: self.claim_deadline_ms,
             opened_at: self.opened_at,
         };
-        Ok(Some((sealed, handle)))
+        Ok(Some(sealed))
     }
 
     /// Ends the row group in progress with the pending rows (opening the spool file on first
@@ -609,24 +609,14 @@ impl LakeWriter {
             self.writer_bytes -= p.writer_bytes;
         }
         let (spool, encoding) = (&self.config.spool_dir, &self.encoding);
-        let closed: Vec<Result<Option<(SealedFile, std::fs::File)>, LakeError>> = parts
+        let closed: Vec<Result<Option<SealedFile>, LakeError>> = parts
             .into_par_iter()
             .map(|(key, mut p)| {
                 p.encode_pending(spool, encoding)?;
                 p.close(key)
             })
             .collect();
-        let (mut sealed, mut files) = (Vec::new(), Vec::new());
-        for (s, f) in closed
-            .into_iter()
-            .filter_map(Result::transpose)
-            .collect::<Result<Vec<_>, _>>()?
-        {
-            files.push((file_label(&s.path, &s.temp), f));
-            sealed.push(s);
-        }
-        sync_all(files)?;
-        Ok(sealed)
+        closed.into_iter().filter_map(Result::transpose).collect()
     }
 
     /// When the oldest buffered rows reach the maximum age (for a timer), if any.

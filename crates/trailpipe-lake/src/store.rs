@@ -152,7 +152,10 @@ impl Store for LocalStore {
         // instead of holding the engine's task one after another (10,000 files at once with
         // an organization trail), and concurrent fsyncs share the journal's commits.
         tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&temp)
+            // (opened for writing: some systems refuse to sync a read-only handle)
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&temp)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| Self::err("commit", &temp, e))?;
             Self::ensure_parent("commit", &dest)?;

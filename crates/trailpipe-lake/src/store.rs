@@ -150,7 +150,7 @@ impl Store for LocalStore {
         // The file's fsync, the folders, the rename and the folder's fsync wait on the disk
         // (a few ms in all on ext4): on the blocking pool, the commits of a batch overlap
         // instead of holding the engine's task one after another (10,000 files at once with
-        // an organization trail), and concurrent fsyncs share the journal's commits.
+        // an organization trail; concurrent fsyncs can also share a journal commit).
         tokio::task::spawn_blocking(move || {
             // (opened for writing: some systems refuse to sync a read-only handle)
             std::fs::OpenOptions::new()

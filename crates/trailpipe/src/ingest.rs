@@ -13,36 +13,56 @@ use crate::metrics::Metrics;
 use crate::progress::{Progress, Summary};
 
 /// Files under `paths`: every `.json.gz`, `.json` and `.gz` file in folders (recursively,
-/// sorted), and any file named directly.
+/// sorted), and any file named directly. Folders are read in parallel, and their entries'
+/// types come from the folder listing (a `stat` only for files and symlinks): an organization
+/// trail's tree has 80,000 folders for 20,000 files, and walking it one `stat` per entry
+/// took 2 s before the first file was read.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, u64)>> {
-    fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<()> {
+    use rayon::prelude::*;
+    fn walk(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading folder {}", dir.display()))?
             .collect::<std::io::Result<_>>()
             .with_context(|| format!("reading folder {}", dir.display()))?;
         entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let meta = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?;
-            if meta.is_dir() {
-                walk(&path, out)?;
-            } else {
+        let found: Vec<Vec<(PathBuf, u64)>> = entries
+            .into_par_iter()
+            .map(|e| {
+                let path = e.path();
+                let kind = e
+                    .file_type()
+                    .with_context(|| format!("{}", path.display()))?;
+                if kind.is_dir() {
+                    return walk(&path);
+                }
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().to_lowercase())
                     .unwrap_or_default();
-                if name.ends_with(".json.gz") || name.ends_with(".json") || name.ends_with(".gz") {
-                    out.push((path, meta.len()));
+                let log =
+                    name.ends_with(".json.gz") || name.ends_with(".json") || name.ends_with(".gz");
+                if !kind.is_symlink() && !log {
+                    return Ok(Vec::new());
                 }
-            }
-        }
-        Ok(())
+                // a symlink is followed, to a folder or a file
+                let meta =
+                    std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?;
+                if meta.is_dir() {
+                    walk(&path)
+                } else if log {
+                    Ok(vec![(path, meta.len())])
+                } else {
+                    Ok(Vec::new())
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(found.concat())
     }
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).with_context(|| format!("input {}", p.display()))?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            out.extend(walk(p)?);
         } else {
             out.push((p.clone(), meta.len()));
         }
@@ -150,7 +170,54 @@ pub async fn ingest(paths: &[PathBuf], lake: &Path, mut config: EngineConfig) ->
 
 #[cfg(test)]
 mod tests {
-    use super::runs;
+    use super::{collect_files, runs};
+
+    /// Files are found in sorted order, folder by folder, through symlinked folders and
+    /// files too, with their sizes; other files are left out.
+    #[test]
+    fn files_are_collected_in_order_through_folders_and_symlinks() {
+        let root = std::env::temp_dir().join(format!("tp-collect-{}", uuid::Uuid::now_v7()));
+        let (a, b, elsewhere) = (
+            root.join("in/a"),
+            root.join("in/b/c"),
+            root.join("elsewhere"),
+        );
+        for d in [&a, &b, &elsewhere] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let files = [
+            (a.join("2.json.gz"), 2),
+            (a.join("1.JSON"), 1),
+            (b.join("3.gz"), 3),
+            (root.join("in/b/4.json"), 4),
+            (root.join("in/b/notes.txt"), 5),
+            (elsewhere.join("6.json.gz"), 6),
+        ];
+        for (path, len) in &files {
+            std::fs::write(path, vec![b'x'; *len]).unwrap();
+        }
+        std::os::unix::fs::symlink(&elsewhere, root.join("in/z")).unwrap();
+        std::os::unix::fs::symlink(a.join("2.json.gz"), root.join("in/y.json.gz")).unwrap();
+        let found = collect_files(&[root.join("in"), b.join("3.gz")]).unwrap();
+        let found: Vec<(String, u64)> = found
+            .into_iter()
+            .map(|(p, len)| (p.strip_prefix(&root).unwrap().display().to_string(), len))
+            .collect();
+        let want = [
+            ("in/a/1.JSON", 1),
+            ("in/a/2.json.gz", 2),
+            ("in/b/4.json", 4),
+            ("in/b/c/3.gz", 3),
+            ("in/y.json.gz", 2),
+            ("in/z/6.json.gz", 6),
+            ("in/b/c/3.gz", 3),
+        ];
+        let want: Vec<(String, u64)> = want.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+        assert_eq!(found, want);
+        let missing = collect_files(&[root.join("nothing")]).unwrap_err();
+        assert!(format!("{missing:#}").contains("nothing"), "{missing:#}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn files_are_grouped_in_order_up_to_the_limit() {

@@ -318,6 +318,7 @@ impl LakeArgs {
             },
             claims: None,
             in_flight: threads * 2 + 2,
+            commit_queue_bytes: engine::COMMIT_QUEUE_BYTES,
         }
     }
 }

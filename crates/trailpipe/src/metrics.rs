@@ -35,6 +35,10 @@ pub struct Metrics {
     pub bytes_committed: AtomicU64,
     pub in_flight_units: AtomicU64,
     pub buffered_bytes: AtomicU64,
+    pub files_committing: AtomicU64,
+    /// Microseconds the writer task waited for a commit to land, all slots being taken: the
+    /// lake's store (uploads) held the rows back.
+    pub commit_wait_us: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     lag: Mutex<([u64; LAG_BUCKETS.len()], u64, f64)>,
 }
@@ -180,9 +184,15 @@ impl Metrics {
                 "rows held in memory, not yet written to a file (Arrow rows and row groups in progress)",
                 &self.buffered_bytes,
             ),
+            (
+                "files_committing",
+                "sealed files waiting for their commit or committing (uploading)",
+                &self.files_committing,
+            ),
         ] {
             let _ = writeln!(out, "# HELP trailpipe_{name} {help}\n# TYPE trailpipe_{name} gauge\ntrailpipe_{name} {}", v.load(Relaxed));
         }
+        let _ = writeln!(out, "# HELP trailpipe_commit_wait_seconds_total time the writer waited for a commit slot (the lake's store held rows back)\n# TYPE trailpipe_commit_wait_seconds_total counter\ntrailpipe_commit_wait_seconds_total {}", self.commit_wait_us.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(
             out,
             "# HELP trailpipe_errors_total errors by kind\n# TYPE trailpipe_errors_total counter"
@@ -212,7 +222,9 @@ mod tests {
         m.error("decode");
         m.error("decode");
         m.observe_lag(20.0);
+        m.commit_wait_us.fetch_add(1_500_000, Relaxed);
         let text = m.render();
+        assert!(text.contains("trailpipe_commit_wait_seconds_total 1.5\n"));
         assert!(text.contains("trailpipe_records_total 7\n"));
         assert!(text.contains("trailpipe_errors_total{kind=\"decode\"} 2\n"));
         assert!(text.contains("trailpipe_lag_seconds_bucket{le=\"15\"} 0\n"));

@@ -125,6 +125,8 @@ pub struct Summary {
     pub writer_rounds: u64,
     /// Claim requests (0 for `ingest`, which needs none).
     pub claims: u64,
+    /// Time the writer waited for a commit slot: the lake's store held rows back.
+    pub commit_wait_seconds: f64,
     pub failures: Vec<(String, String)>,
 }
 
@@ -154,6 +156,7 @@ impl Summary {
             decode_jobs: m.decode_jobs.load(Relaxed),
             writer_rounds: m.writer_rounds.load(Relaxed),
             claims: m.claims.load(Relaxed),
+            commit_wait_seconds: m.commit_wait_us.load(Relaxed) as f64 / 1e6,
             failures,
         }
     }

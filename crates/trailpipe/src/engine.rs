@@ -406,7 +406,8 @@ impl Engine {
     /// Stops: buffered rows and sealed files not yet committing are discarded and their
     /// units completed with `Retry` (their sources redeliver them). Files already committing
     /// (a few at most, [`COMMITS_AT_ONCE`]) land first, so their units complete as usual.
-    /// Committed files stay.
+    /// A [`Engine::finish`] the writer has already begun is not interrupted: it commits every
+    /// file first. Committed files stay.
     pub async fn abort(&self) {
         self.permits.close();
         let (reply, wait) = oneshot::channel();

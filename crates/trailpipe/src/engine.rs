@@ -1334,6 +1334,17 @@ mod tests {
         format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
     }
 
+    /// A unit of `account`'s rows from `source`.
+    fn work_of(unit: u64, source: &str, account: &str) -> Work {
+        Work {
+            unit,
+            source: source.into(),
+            body: Body::Raw(object_of(account, 3).into()),
+            bytes_in: 0,
+            created_ms: None,
+        }
+    }
+
     /// The records of a job of one object, checked against the rows it gave.
     fn records((results, rows): JobOutput) -> u64 {
         let rows: usize = rows.iter().map(|p| p.batch.num_rows()).sum();
@@ -1606,13 +1617,8 @@ mod tests {
         let (engine, mut done) = engine_over(store.clone());
         let jobs = 8;
         for unit in 0..jobs {
-            let work = Work {
-                unit,
-                source: format!("s3://b/{unit}.json.gz"),
-                body: Body::Raw(object_of(&format!("{:012}", unit % 4), 3).into()),
-                bytes_in: 0,
-                created_ms: None,
-            };
+            let account = format!("{:012}", unit % 4);
+            let work = work_of(unit, &format!("s3://b/{unit}.json.gz"), &account);
             engine.submit_group(vec![work]).await.unwrap();
         }
         engine.finish().await.unwrap();
@@ -1737,13 +1743,7 @@ mod tests {
             ClaimOutcome::Claimed
         );
         let (engine, mut done) = engine_over(store.clone());
-        let work = |unit: u64, source: &str, account: &str| Work {
-            unit,
-            source: source.into(),
-            body: Body::Raw(object_of(account, 3).into()),
-            bytes_in: 0,
-            created_ms: None,
-        };
+        let work = work_of;
         // the first round's claim takes 200 ms; the two units of k arrive meanwhile
         engine
             .submit_group(vec![work(0, "s3://b/other.json.gz", "000000000000")])
@@ -1805,17 +1805,6 @@ mod tests {
         assert_eq!(store.commits.1.load(Relaxed), 0, "no attempt got through");
         assert!(lake_rows(&root).is_empty(), "nothing was committed");
         let _ = std::fs::remove_dir_all(&root);
-    }
-
-    /// A unit of `account`'s rows from `source`.
-    fn work_of(unit: u64, source: &str, account: &str) -> Work {
-        Work {
-            unit,
-            source: source.into(),
-            body: Body::Raw(object_of(account, 3).into()),
-            bytes_in: 0,
-            created_ms: None,
-        }
     }
 
     /// A group of one object per account `11111111xxxx`, `n` accounts.
